@@ -1,0 +1,92 @@
+# scissor: build and test entry points.
+#
+#   make test      set up .venv (pinned deps, scissor_bringup, scissor_msgs) and run the test suite
+#   make testbed   set up .venv and run the offline demo (verify + profile of the default model, yolov3)
+#
+# Housekeeping: `make clean` removes colcon's build/ install/ log/ (keeps .venv);
+# `make distclean` removes .venv too.
+#
+# Everything lives in .venv/ (created with `python3 -m venv`): the pinned Python
+# dependencies incl. ROS 2 Kilted from PyPI wheels, this repository installed in
+# editable mode, and the scissor_msgs interface package, which colcon builds against
+# the wheels and installs (merged) into the venv prefix itself, next to the wheels'
+# own message packages. The wheels' ros_wheels_bootstrapper already puts
+# <venv>/lib on LD_LIBRARY_PATH, and <venv>/lib/python3.X/site-packages is on
+# sys.path, so `.venv/bin/python -c 'import scissor_msgs.msg'`, `.venv/bin/scissor`
+# and `.venv/bin/pytest` use the messages with nothing sourced.
+# Every step is guarded by a stamp file: re-running make when nothing changed does nothing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := install
+.NOTPARALLEL:
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+PYTHON ?= python3
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+MSG_FILES := $(sort $(wildcard $(ROOT)/scissor_msgs/msg/*.msg))
+
+STAMP_REQS := $(VENV)/.scissor-requirements.stamp
+STAMP_BRINGUP := $(VENV)/.scissor-bringup.stamp
+STAMP_MSGS := $(VENV)/.scissor-msgs.stamp
+
+.PHONY: install test testbed clean distclean help
+
+help:
+	@echo "make test     set up .venv and run the test suite (pytest; -m slow for long runs)"
+	@echo "make testbed  set up .venv and run the offline demo (scissor verify + profile of the default model)"
+
+install: $(STAMP_REQS) $(STAMP_BRINGUP) $(STAMP_MSGS)
+
+# --- virtualenv -------------------------------------------------------------------
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Pinned dependencies, then the one-off fix of the wheels' CMake files (idempotent),
+# then a .pth that puts the venv prefix on AMENT_PREFIX_PATH (for ament_index_python).
+$(STAMP_REQS): $(ROOT)/requirements.txt $(ROOT)/tools/fix_ros_wheel_cmake.py | $(PY)
+	$(PY) -m pip install -r $(ROOT)/requirements.txt
+	$(PY) $(ROOT)/tools/fix_ros_wheel_cmake.py
+	$(PY) -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "scissor_ament_prefix.pth").write_text("import os, sys; p = os.environ.get(\"AMENT_PREFIX_PATH\", \"\"); sys.prefix in p.split(os.pathsep) or os.environ.__setitem__(\"AMENT_PREFIX_PATH\", os.pathsep.join(filter(None, [p, sys.prefix])))\n")'
+	touch $@
+
+$(STAMP_BRINGUP): $(ROOT)/setup.py $(ROOT)/setup.cfg $(ROOT)/package.xml $(STAMP_REQS)
+	cd $(ROOT) && $(PY) -m pip install -e . --no-deps
+	touch $@
+
+# --- scissor_msgs -----------------------------------------------------------------
+# Built with colcon against the wheels (AMENT_PREFIX_PATH / CMAKE_PREFIX_PATH = venv
+# prefix) and installed merged into the venv prefix: Python package into its
+# site-packages, typesupport libraries into <venv>/lib (on LD_LIBRARY_PATH via the
+# wheels' bootstrapper), ament index and CMake config into <venv>/share.
+$(STAMP_MSGS): $(MSG_FILES) $(ROOT)/scissor_msgs/CMakeLists.txt $(ROOT)/scissor_msgs/package.xml $(STAMP_REQS)
+	cd $(ROOT) && \
+	  PATH="$(VENV)/bin:$$PATH" \
+	  AMENT_PREFIX_PATH="$(VENV)" CMAKE_PREFIX_PATH="$(VENV)" \
+	  $(VENV)/bin/colcon --log-base $(ROOT)/log build \
+	    --base-paths scissor_msgs \
+	    --build-base $(ROOT)/build --install-base $(VENV) --merge-install \
+	    --event-handlers console_cohesion+ \
+	    --cmake-args -DPython3_EXECUTABLE=$(PY) -DBUILD_TESTING=OFF
+	$(PY) -c 'import scissor_msgs.msg as m; m.FeatureMap(); print("scissor_msgs importable from", m.__file__)'
+	touch $@
+
+# --- user-facing targets ------------------------------------------------------------
+
+test: install
+	@cd $(ROOT) && set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; exit 1; fi; \
+	  exit $$rc
+
+testbed: install
+	cd $(ROOT) && $(VENV)/bin/scissor verify && $(VENV)/bin/scissor profile --runs 3 --warmup 1
+
+clean:
+	rm -rf $(ROOT)/build $(ROOT)/install $(ROOT)/log
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,39 @@
+"""scissor_bringup: the ament_python package at the repository root.
+
+It installs the pure-Python core (``scissor_core``), the node packages
+(``scissor_device``, ``scissor_edge``, ``scissor_agent``), the ``scissor`` command
+line and the ``ros2 run``-style node entry points. ``scissor_msgs`` is a separate
+ament_cmake package built with colcon (see the Makefile).
+"""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "scissor_bringup"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(
+        include=["scissor_core*", "scissor_device*", "scissor_edge*", "scissor_agent*", "scissor_bringup*"]
+    ),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/models", glob("config/models/*")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="scissor maintainers",
+    maintainer_email="maintainers@scissor.example.com",
+    description="Dynamic DNN partitioning for edge-assisted video analytics on ROS 2",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    entry_points={
+        "console_scripts": [
+            "scissor = scissor_core.cli:main",
+        ],
+    },
+)
