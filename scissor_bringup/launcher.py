@@ -1,0 +1,136 @@
+"""Start the testbed's nodes as processes with only rclpy installed (no ``launch_ros``).
+
+The launcher takes the :class:`~scissor_bringup.testbed.NodeSpec` list from the
+shared description, starts one process per node, prefixes each output line with
+the node's name, and shuts everything down cleanly: on Ctrl-C / SIGTERM, when
+the run's duration is over, or when a node exits with an error. Shutdown sends
+SIGINT (rclpy's clean path, so nodes flush their logs), then SIGTERM, then
+SIGKILL to whatever is still alive after each grace period.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scissor_bringup.testbed import NodeSpec
+
+log = logging.getLogger("scissor.launcher")
+
+
+def resolve_executable(name: str) -> str:
+    """An entry point next to this Python (the venv's bin/) first, then on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"node executable {name!r} not found beside {sys.executable} nor on PATH "
+                                "(is the package installed? run `make`)")
+    return found
+
+
+@dataclass
+class NodeProcess:
+    """A started node: its spec, process and the thread relaying its output."""
+
+    spec: NodeSpec
+    process: subprocess.Popen
+    relay: threading.Thread
+
+
+class Launcher:
+    """Runs a set of nodes until a duration passes, a signal arrives or a node fails."""
+
+    def __init__(self, specs: list[NodeSpec], grace: float = 10.0, command_prefix: list[str] | None = None,
+                 output=None) -> None:
+        self.specs = specs
+        self.grace = grace
+        self.command_prefix = command_prefix or []
+        self.output = output or sys.stdout
+        self.nodes: list[NodeProcess] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def command(self, spec: NodeSpec) -> list[str]:
+        return [*self.command_prefix, resolve_executable(spec.executable), *spec.ros_args()]
+
+    def start(self) -> None:
+        for spec in self.specs:
+            cmd = self.command(spec)
+            log.info("starting %s: %s", spec.name, " ".join(cmd))
+            process = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **spec.env}, text=True, bufsize=1, start_new_session=True,
+            )
+            relay = threading.Thread(target=self._relay, args=(spec.name, process), daemon=True)
+            relay.start()
+            self.nodes.append(NodeProcess(spec, process, relay))
+
+    def _relay(self, name: str, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self._lock:
+                self.output.write(f"[{name}] {line}")
+                self.output.flush()
+
+    def request_stop(self, *_args) -> None:
+        """Signal handler: ask :meth:`run` to shut the nodes down."""
+        self._stop.set()
+
+    def run(self, duration: float | None = None, until=None) -> dict[str, int]:
+        """Start, wait for ``duration`` seconds (None: until a signal), ``until()`` true or a node
+        failure, then shut down. Returns each node's exit code."""
+        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            self._wait(duration, until)
+        finally:
+            # Also reached when a start fails half-way: never leave started nodes behind.
+            codes = self.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return codes
+
+    def _wait(self, duration: float | None, until) -> None:
+        deadline = None if duration is None else time.monotonic() + duration
+        while not self._stop.is_set():
+            failed = [n for n in self.nodes if n.process.poll() not in (None, 0)]
+            if failed:
+                log.error("node %s exited with code %d: stopping the testbed",
+                          failed[0].spec.name, failed[0].process.returncode)
+                return
+            if until is not None and until():
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            if all(n.process.poll() is not None for n in self.nodes):
+                return
+            self._stop.wait(0.1)
+
+    def shutdown(self) -> dict[str, int]:
+        """SIGINT, then SIGTERM, then SIGKILL to every node still running after each grace period."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            alive = [n for n in self.nodes if n.process.poll() is None]
+            if not alive:
+                break
+            for n in alive:
+                log.info("sending %s to %s", signal.Signals(sig).name, n.spec.name)
+                try:
+                    os.killpg(n.process.pid, sig)
+                except ProcessLookupError:
+                    pass
+            end = time.monotonic() + self.grace
+            while time.monotonic() < end and any(n.process.poll() is None for n in alive):
+                time.sleep(0.05)
+        for n in self.nodes:
+            n.process.wait()
+            n.relay.join(timeout=2)
+        return {n.spec.name: n.process.returncode for n in self.nodes}

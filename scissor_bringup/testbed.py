@@ -1,0 +1,73 @@
+"""The one description of the testbed: which nodes run, with which parameters and namespace.
+
+Both ``launch/testbed.launch.py`` (for users with a ROS 2 distro:
+``ros2 launch scissor_bringup testbed.launch.py``) and ``scissor testbed`` (the
+project's own launcher, which needs only rclpy) start exactly the nodes listed
+here, so the two cannot drift apart. Placement lives here, not in node code:
+the same executables run on the device or the edge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scissor_core.config import DEFAULT_CONFIG
+
+PACKAGE = "scissor_bringup"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node to start: executable (entry point) name, node name, namespace, parameters, environment."""
+
+    executable: str
+    name: str
+    namespace: str = ""
+    parameters: dict[str, str | int | float | bool] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    package: str = PACKAGE
+
+    def ros_args(self) -> list[str]:
+        """``--ros-args`` for a process start: node name, namespace and ``-p name:=value`` per parameter."""
+        args = ["--ros-args", "-r", f"__node:={self.name}"]
+        if self.namespace:
+            args += ["-r", f"__ns:=/{self.namespace.strip('/')}"]
+        for key, value in self.parameters.items():
+            args += ["-p", f"{key}:={_param_literal(value)}"]
+        return args
+
+
+def _param_literal(value: str | int | float | bool) -> str:
+    """A parameter value as rcl parses it on the command line (YAML scalars)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'" if value == "" or value.lower() in ("true", "false", "null") else value
+    return repr(value)
+
+
+TESTBED_NODES = ("camera_node", "device_node", "edge_node", "agent_node")
+"""Entry points of a full testbed, in start order (consumers before producers would also work: QoS is reliable)."""
+
+
+def describe_testbed(config_file: str | Path = DEFAULT_CONFIG, namespace: str = "",
+                     nodes: tuple[str, ...] = TESTBED_NODES,
+                     overrides: dict[str, dict[str, str | int | float | bool]] | None = None,
+                     env: dict[str, str] | None = None) -> list[NodeSpec]:
+    """The testbed's nodes. Every node reads its defaults from ``config_file`` (parameter
+    ``config_file``); ``overrides`` maps a node to extra ``-p`` parameters; ``env`` is
+    added to every node's environment (e.g. the DDS transport settings)."""
+    overrides = overrides or {}
+    unknown = set(overrides) - set(nodes)
+    if unknown:
+        raise ValueError(f"overrides for node(s) not in the testbed: {sorted(unknown)}; nodes are {list(nodes)}")
+    return [
+        NodeSpec(
+            executable=node,
+            name=node.removesuffix("_node"),
+            namespace=namespace,
+            parameters={"config_file": str(Path(config_file).resolve()), **overrides.get(node, {})},
+            env=dict(env or {}),
+        )
+        for node in nodes
+    ]
