@@ -54,8 +54,9 @@ $(STAMP_REQS): $(ROOT)/requirements.txt $(ROOT)/tools/fix_ros_wheel_cmake.py | $
 	$(PY) -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "scissor_ament_prefix.pth").write_text("import os, sys; p = os.environ.get(\"AMENT_PREFIX_PATH\", \"\"); sys.prefix in p.split(os.pathsep) or os.environ.__setitem__(\"AMENT_PREFIX_PATH\", os.pathsep.join(filter(None, [p, sys.prefix])))\n")'
 	touch $@
 
+# compat mode: a .pth with the repository root, so packages added later import too.
 $(STAMP_BRINGUP): $(ROOT)/setup.py $(ROOT)/setup.cfg $(ROOT)/package.xml $(STAMP_REQS)
-	cd $(ROOT) && $(PY) -m pip install -e . --no-deps
+	cd $(ROOT) && $(PY) -m pip install -e . --no-deps --config-settings editable_mode=compat
 	touch $@
 
 # --- scissor_msgs -----------------------------------------------------------------
