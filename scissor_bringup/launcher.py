@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from scissor_bringup.testbed import NodeSpec
 
 log = logging.getLogger("scissor.launcher")
@@ -39,11 +41,22 @@ def resolve_executable(name: str) -> str:
 
 @dataclass
 class NodeProcess:
-    """A started node: its spec, process and the thread relaying its output."""
+    """A started node: its spec, process, the thread relaying its output and its peak memory."""
 
     spec: NodeSpec
     process: subprocess.Popen
     relay: threading.Thread
+    peak_rss: int = 0
+    """Largest resident set size seen (bytes) of the node's process tree (the ROS wheels re-execute
+    Python once, so the node itself is a child of the started process)."""
+
+    def sample_rss(self) -> None:
+        try:
+            root = psutil.Process(self.process.pid)
+            rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:  # exited between poll and sample
+            return
+        self.peak_rss = max(self.peak_rss, rss)
 
 
 class Launcher:
@@ -87,7 +100,7 @@ class Launcher:
 
     def run(self, duration: float | None = None, until=None) -> dict[str, int]:
         """Start, wait for ``duration`` seconds (None: until a signal), ``until()`` true or a node
-        failure, then shut down. Returns each node's exit code."""
+        failure, then shut down. Returns each node's exit code; peak memory is in ``nodes``."""
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
@@ -113,7 +126,9 @@ class Launcher:
                 return
             if all(n.process.poll() is not None for n in self.nodes):
                 return
-            self._stop.wait(0.1)
+            for n in self.nodes:
+                n.sample_rss()
+            self._stop.wait(0.2)
 
     def shutdown(self) -> dict[str, int]:
         """SIGINT, then SIGTERM, then SIGKILL to every node still running after each grace period."""

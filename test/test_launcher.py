@@ -72,6 +72,7 @@ def test_runs_for_a_duration_then_interrupts_cleanly(tmp_path):
     assert codes == {"a": 0, "b": 0}
     assert time.monotonic() - start < 8
     text = out.getvalue()
+    assert all(n.peak_rss > 1_000_000 for n in launcher.nodes)  # a Python interpreter is several MB
     assert "[a] up" in text and "[b] flushed log" in text and "__node:=a" in text
 
 
