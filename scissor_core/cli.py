@@ -157,6 +157,236 @@ def cmd_bench_codec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulation(args: argparse.Namespace) -> tuple[ScissorConfig, object, list[str]]:
+    """Config (with the command's overrides), the profile and the policy names of a simulate/bench run."""
+    from scissor_core.config import validate
+    from scissor_core.policies import POLICY_NAMES
+    from scissor_core.profile import ModelProfile
+
+    config = _config(args)
+    for key, value in (("sim.frames", args.frames), ("sim.seed", args.seed), ("sim.interval", args.interval),
+                       ("queues.timeout", args.timeout), ("link.trace", args.trace)):
+        if value is not None:
+            section, _, field_name = key.partition(".")
+            setattr(getattr(config, section), field_name, value)
+    validate(config, "the command line")
+    profile = ModelProfile.load(args.profile)
+    names = list(POLICY_NAMES) if args.policy == "all" else args.policy.split(",")
+    return config, profile, names
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from scissor_core.metrics import RunMetrics, format_table, per_split, plot_run
+    from scissor_core.outcome import write_csv
+    from scissor_core.policies import make_policy
+    from scissor_core.simulator import Simulator
+    from scissor_core.traces import parse_trace
+
+    config, profile, names = _simulation(args)
+    model, sim_cfg = profile.model, config.sim
+    trace = parse_trace(config.link.trace, seed=sim_cfg.seed)
+    print(f"# {model} profile {args.profile} ({profile.weights}); trace {trace.name} "
+          f"(mean {trace.mean_rate() / 1e6:.3g} MB/s); interval {sim_cfg.interval_for(model):g} s, "
+          f"T {config.queues.timeout_for(model):g} s, w {config.reward.w:g}, F {config.reward.drop_penalty:g}, "
+          f"{sim_cfg.frames} frames, seed {sim_cfg.seed}")
+    rows = {}
+    for name in names:
+        policy = make_policy(name, profile, codec=args.codec, w=config.reward.w,
+                             frame_interval=sim_cfg.interval_for(model))
+        outcomes = Simulator.from_config(config, policy, trace).run(sim_cfg.frames)
+        rows[name] = RunMetrics.of(outcomes)
+        stem = args.output / f"{model}-{name.replace(':', '_')}"
+        written = [write_csv(outcomes, stem.with_suffix(".csv"))]
+        if not args.no_plot:
+            written.append(plot_run(outcomes, stem.with_suffix(".png"), f"{model}, {name}, {trace.name}",
+                                    list(policy.costs.splits)))
+        log.info("wrote %s", ", ".join(map(str, written)))
+        if len(names) == 1:
+            print(format_table(rows))
+            print()
+            print(format_table(per_split(outcomes), label="split"))
+    if len(names) > 1:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_bench_sim(args: argparse.Namespace) -> int:
+    import time
+
+    from scissor_core.policies import make_policy
+    from scissor_core.simulator import Simulator
+    from scissor_core.traces import parse_trace
+
+    config, profile, names = _simulation(args)
+    interval = config.sim.interval_for(profile.model)
+    frames = config.sim.frames
+    print(f"# simulated frames per second, {frames:,} frames per run, {profile.model} "
+          f"(interval {interval:g} s), goal >= 100,000 with a fixed policy")
+    print("| policy | trace | frames/s | wall s |\n|---|---|---:|---:|")
+    for name in names:
+        for spec in args.traces.split(";"):
+            trace = parse_trace(spec, seed=config.sim.seed)
+            sim = Simulator.from_config(config, make_policy(name, profile, w=config.reward.w,
+                                                            frame_interval=interval), trace)
+            start = time.perf_counter()
+            sim.run(frames)
+            wall = time.perf_counter() - start
+            print(f"| {name} | {trace.name} | {frames / wall:,.0f} | {wall:.2f} |")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from scissor_core.train import summarise, train, write_curves
+
+    config, profile, _ = _simulation(args)
+    agent = config.agent
+    for key in ("seeds", "episodes", "episode_frames"):
+        if getattr(args, key) is not None:
+            setattr(agent, key, getattr(args, key))
+    if args.paper:
+        agent.entropy_coef, agent.normalize_advantage = 0.0, False
+    model = profile.model
+    print(f"# training a2c on {model} (profile {args.profile}, {profile.weights}); trace {config.link.trace}, "
+          f"interval {config.sim.interval_for(model):g} s, T {config.queues.timeout_for(model):g} s; "
+          f"{agent.seeds} seed(s), up to {agent.episodes} episodes of {agent.episode_frames} frames")
+    best, runs = train(config, profile, agent.seeds, progress=not args.no_progress)
+    out_dir = args.results / model
+    csv_path, png_path = write_curves(runs, agent.convergence_window, out_dir,
+                                      f"A2C on {model}: mean reward per frame ({len(runs)} seeds)")
+    policy_path = best.policy.save(args.output or out_dir / "policy.pt")
+    print(summarise(runs, agent.convergence_window))
+    print(f"kept the median run (seed {best.seed}); wrote {policy_path}, {csv_path}, {png_path}")
+    return 0
+
+
+def cmd_bench_transport(args: argparse.Namespace) -> int:
+    from scissor_bringup.bench_transport import Plan, format_table, run  # imports rclpy: only here
+
+    config = _config(args)
+    plan = Plan(tuple(int(float(mb) * 1e6) for mb in args.sizes.split(",")), args.warmup, args.repeats,
+                args.timeout, config.ros.malloc_reuse_bytes if args.malloc_reuse is None else args.malloc_reuse)
+    profile = config.resolve_path(config.ros.fastdds_profile) if config.ros.fastdds_profile else None
+    results = run(plan, args.transports.split(","), args.modes.split(","), str(profile) if profile else None,
+                  progress=not args.no_progress)
+    allocator = (f"glibc heap reuse below {plan.malloc_reuse_bytes} bytes" if plan.malloc_reuse_bytes
+                 else "glibc's default allocator")
+    print(f"FeatureMap ping-pong device -> edge on loopback, median of {plan.repeats} per size "
+          f"(after {plan.warmup} warm-up), {allocator}; DDS MB/s with the ratio to TCP in parentheses")
+    print(format_table(results))
+    return 0
+
+
+def cmd_testbed(args: argparse.Namespace) -> int:
+    import os
+
+    from scissor_bringup.testbed_run import run_testbed
+
+    _config(args)  # refuse a bad config here, before any node starts
+    # Keep DDS discovery on this machine unless the user configured otherwise.
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    run = run_testbed(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
+                      max_frames=args.max_frames)
+    print(run.summary)
+    print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png")
+    failed = {name: code for name, code in run.exit_codes.items() if code not in (0, -2)}
+    return 1 if failed or not run.outcomes else 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from scissor_core.calibrate import calibrate_file
+    from scissor_core.config import CONFIG_DIR
+    from scissor_core.profile import ModelProfile
+
+    source = args.profile or CONFIG_DIR / "profiles" / f"{args.model}.json"
+    output = args.output or CONFIG_DIR / "profiles" / f"{args.model}-paper.json"
+    if ModelProfile.load(source).model != args.model:
+        raise ValueError(f"{source} is a profile of {ModelProfile.load(source).model}, not {args.model}")
+    profile = calibrate_file(source, output, args.device_time, args.edge_time, args.factors_from)
+    s = profile.settings
+    print(f"# {args.model}: {source} calibrated ({s['calibrated_to']['source']}): device x{s['device_slowdown']:.4g}, "
+          f"edge x{s['edge_slowdown']:.4g}")
+    print("| split | measured device s | device s | measured edge s | edge s |\n|---|---:|---:|---:|---:|")
+    for c in profile.cuts:
+        print(f"| {c.split} | {c.device_measured.median:.4f} | {c.device_time:.4f} | {c.edge_measured.median:.4f} | "
+              f"{c.edge_time:.4f} |")
+    print(f"wrote {output}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from scissor_core.evaluate import (
+        A2C, ALL_POLICIES, ORACLE, breakdown_table, evaluate, improvements, markdown_table, metrics_rows,
+        oracle_gaps, plot_bars, write_rows,
+    )
+    from scissor_core.metrics import format_table
+    from scissor_core.policies.serving import default_policy_path
+
+    config, profile, names = _simulation(args)
+    if args.policy == "all":
+        names = list(ALL_POLICIES)
+    model = profile.model
+    policy_file = args.policy_file or default_policy_path(config, model)
+    seeds = [config.sim.seed + i for i in range(args.seeds)]
+    print(f"# {model}: profile {args.profile}; trace {config.link.trace}, interval {config.sim.interval_for(model):g} s, "
+          f"T {config.queues.timeout_for(model):g} s, w {config.reward.w:g}, F {config.reward.drop_penalty:g}; "
+          f"{config.sim.frames} frames x seeds {seeds}" + (f"; a2c from {policy_file}" if A2C in names else ""))
+    evaluations = evaluate(config, profile, names, seeds, config.sim.frames, policy_file,
+                           progress=not args.no_progress)
+    summaries = {name: ev.summary for name, ev in evaluations.items()}
+    text = [format_table(summaries), "", breakdown_table(evaluations)]
+    if A2C in summaries and len(summaries) > 1:
+        gains = improvements(summaries)
+        text += ["", "% improvement of a2c over each policy (positive = a2c lower):", "",
+                 markdown_table(["a2c vs", "data %", "delay %", "drop rate %", "system cost %"],
+                                [[n, *g.values()] for n, g in gains.items()])]
+    if ORACLE in summaries:
+        text += ["", markdown_table(["policy", "cost over oracle %"], oracle_gaps(summaries).items())]
+    print("\n".join(text))
+    stem = args.output / model
+    written = [write_rows(metrics_rows({"model": model}, evaluations), stem.with_suffix(".csv"))]
+    stem.with_suffix(".md").write_text("\n".join(text) + "\n")
+    written += [stem.with_suffix(".md"), plot_bars({model: summaries}, stem.with_suffix(".png"), f"{model}: every policy")]
+    print(f"wrote {', '.join(map(str, written))}")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from scissor_core.experiments import EXPERIMENTS, Plan
+
+    plan = Plan(_config(args), profiles=args.profiles, profile_dir=args.profile_dir, results=args.results,
+                frames=args.frames, eval_seeds=args.seeds, train_seeds=args.train_seeds,
+                progress=not args.no_progress)
+    for key in ("episodes", "episode_frames"):
+        if getattr(args, key) is not None:
+            setattr(plan.base.agent, key, getattr(args, key))
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    for name in names:
+        written, markdown = EXPERIMENTS[name](plan)
+        print(markdown)
+        print(f"\nwrote {', '.join(map(str, written))}\n")
+    return 0
+
+
+def cmd_bench_train(args: argparse.Namespace) -> int:
+    from scissor_core.config import CONFIG_DIR
+    from scissor_core.profile import ModelProfile
+    from scissor_core.train import train_seed
+
+    config = _config(args)
+    path = args.profile or CONFIG_DIR / "profiles" / f"{config.model.name}-paper.json"
+    profile = ModelProfile.load(path)
+    agent = config.agent
+    print(f"# one-seed A2C training on {profile.model} ({path}): up to {agent.episodes} episodes of "
+          f"{agent.episode_frames} frames, early stop after {agent.patience} episodes without improvement of the "
+          f"{agent.convergence_window}-episode moving average; goal <= 120 s")
+    run = train_seed(config, profile, args.seed, progress=not args.no_progress)
+    frames = len(run.rewards) * agent.episode_frames
+    print("| seed | episodes | converged | frames | wall s | frames/s |\n|---:|---:|---|---:|---:|---:|")
+    print(f"| {run.seed} | {len(run.rewards)} | {'yes' if run.converged else 'no (episode limit)'} | {frames:,} | "
+          f"{run.seconds:.1f} | {frames / run.seconds:,.0f} |")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scissor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -215,7 +445,156 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(default: profile.codecs of the config)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_bench_codec)
+
+    p = bench_sub.add_parser("sim", help="simulator throughput: simulated frames per second",
+                             description="Run the discrete-event simulator with fixed policies on a constant and "
+                                         "a Mahimahi trace and print simulated frames per second "
+                                         "(goal >= 100,000 with a fixed policy).")
+    _add_simulation_options(p, frames=200_000, policy="device-only,edge-only,semi-fixed,greedy")
+    p.add_argument("--traces", default="const:5MB;mahimahi:config/traces/Verizon-LTE-short.up,scale=8",
+                   help="';'-separated trace specs to run each policy on")
+    p.set_defaults(func=cmd_bench_sim)
+
+    p = bench_sub.add_parser("transport", help="FeatureMap throughput over DDS against a TCP socket (loopback)",
+                             description="Send FeatureMaps of each size device -> edge between two processes over "
+                                         "DDS (per transport and publishing/subscription mode) and over a TCP "
+                                         "socket in the same run; print MB/s and the DDS/TCP ratio.")
+    _add_common(p, model=False)
+    p.add_argument("--sizes", default="0.1,1,4,20", help="comma-separated message sizes in MB (default 0.1,1,4,20)")
+    p.add_argument("--transports", default="DEFAULT,LARGE_DATA,profile",
+                   help="comma-separated: DEFAULT, a FASTDDS_BUILTIN_TRANSPORTS value (LARGE_DATA, SHM, UDPv4, ...), "
+                        "or profile (the XML of ros.fastdds_profile) (default DEFAULT,LARGE_DATA,profile)")
+    p.add_argument("--modes", default="message,raw-sub,serialized",
+                   help="comma-separated: message, raw-sub, serialized (default: all three)")
+    p.add_argument("--repeats", type=int, default=10, help="timed messages per size (default 10)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed messages per size first (default 3)")
+    p.add_argument("--timeout", type=float, default=120.0, help="bound on one configuration in s (default 120)")
+    p.add_argument("--malloc-reuse", type=int, metavar="BYTES",
+                   help="glibc heap reuse threshold of every process (default: ros.malloc_reuse_bytes; 0 = off)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress lines")
+    p.set_defaults(func=cmd_bench_transport)
+
+    p = sub.add_parser("simulate", help="simulate policies on a profile and a bandwidth trace",
+                       description="Discrete-event simulation of the device's queues, the link (bandwidth trace) "
+                                   "and the edge, driven by a profile from `scissor profile`. Prints the metrics "
+                                   "(bytes/frame, delays, p50/p95/p99, drop rate, system cost, frames/s) and writes "
+                                   "one CSV of FrameOutcome records and one PNG of delay over time per policy.")
+    _add_simulation_options(p, frames=None, policy="greedy")
+    p.add_argument("--codec", default="raw", help="wire codec label whose profiled bytes are sent (default raw)")
+    p.add_argument("--output", type=Path, default=Path("results/simulate"),
+                   help="folder for MODEL-POLICY.csv/.png (default results/simulate)")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("train", help="train the A2C agent in the simulator (several seeds, keep the median)",
+                       description="Train A2C on a profile in the simulator: episodes of agent.episode_frames "
+                                   "frames until the moving average of the episode reward stops improving or "
+                                   "agent.episodes is reached, for several seeds; keeps the median run's "
+                                   "policy and writes the reward curves (CSV + PNG, the paper's Figure 13).")
+    _add_simulation_options(p, frames=None, policy="a2c")
+    p.add_argument("--seeds", type=int, help="training runs with seeds 0..N-1 (default agent.seeds, 5)")
+    p.add_argument("--episodes", type=int, help="maximum episodes per seed (default agent.episodes, 500)")
+    p.add_argument("--episode-frames", type=int, help="frames per episode (default agent.episode_frames, 1000)")
+    p.add_argument("--paper", action="store_true",
+                   help="force the paper's settings (no entropy bonus, no advantage normalisation)")
+    p.add_argument("--output", type=Path, help="policy file (default RESULTS/MODEL/policy.pt)")
+    p.add_argument("--results", type=Path, default=Path("results/train"),
+                   help="folder for the reward curves (default results/train)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("testbed", help="run the live ROS 2 testbed for a bounded time and summarise it",
+                       description="Start camera, device, edge and agent nodes (the description launch/"
+                                   "testbed.launch.py uses) as processes over DDS, stop them after --duration "
+                                   "seconds or Ctrl-C, then print the summary (frames, completed, drops by "
+                                   "reason, delays, bytes/frame, system cost, per split, node memory) and write "
+                                   "outcomes.csv, summary.md and delay.png.")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration of every node")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
+    p.add_argument("--policy", help="policy the agent serves (default agent.policy: a2c)")
+    p.add_argument("--max-frames", type=int, default=0, help="camera frames to publish (default: no limit)")
+    p.add_argument("--namespace", default="", help="namespace of every topic (several testbeds on one network)")
+    p.add_argument("--output", type=Path, default=Path("results/testbed"), help="output folder")
+    p.set_defaults(func=cmd_testbed, overrides=[], weights=None, input_size=None, verbose=False)
+
+    p = sub.add_parser("calibrate", help="rescale a measured profile to a target device/edge speed (paper setting)",
+                       description="Scale a measured profile's device and edge times by one factor each so that "
+                                   "split 'last' takes --device-time s on the device and split '0' takes "
+                                   "--edge-time s on the edge (per-split shape kept; factors recorded in settings). "
+                                   "Without times: the paper's (YOLOv3 4.347 s / 0.759 s), or --factors-from.")
+    p.add_argument("model", choices=MODEL_NAMES, help="model of the profile")
+    p.add_argument("--profile", type=Path, help="measured profile (default config/profiles/MODEL.json)")
+    p.add_argument("--device-time", type=float, help="full local forward time to reach (s)")
+    p.add_argument("--edge-time", type=float, help="full edge forward time to reach (s)")
+    p.add_argument("--factors-from", type=Path,
+                   help="reuse the two slowdown factors of this calibrated profile (same device and edge hardware)")
+    p.add_argument("--output", type=Path, help="calibrated profile (default config/profiles/MODEL-paper.json)")
+    p.set_defaults(func=cmd_calibrate, verbose=False)
+
+    p = sub.add_parser("evaluate", help="every policy (a2c from a policy file + baselines) on the same traces/seeds",
+                       description="Run every policy on the same arrivals, trace and seeds; print the metrics "
+                                   "table, latency breakdown, a2c's improvement and the oracle gap; write "
+                                   "OUTPUT/MODEL.csv, .md and .png (bar charts).")
+    _add_simulation_options(p, frames=5000, policy="all")
+    p.add_argument("--policy-file", type=Path, help="a2c policy file (default agent.policy_file or "
+                                                     "config/policies/MODEL.pt)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds sim.seed .. sim.seed+N-1 (arrivals, trace) (default 5)")
+    p.add_argument("--output", type=Path, default=Path("results/evaluate"), help="folder (default results/evaluate)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_evaluate)
+
+    from scissor_core.experiments import EXPERIMENTS, PROFILE_SETS
+
+    p = sub.add_parser("experiment", help="one of the paper's experiments (or all): CSV, PNG, markdown",
+                       description="Run an experiment of the paper and write RESULTS/NAME/PROFILES/NAME.csv, .md "
+                                   ".png. Settings needing A2C train it first (cached under RESULTS/policies/).")
+    p.add_argument("name", choices=[*EXPERIMENTS, "all"], help="experiment")
+    p.add_argument("--profiles", choices=PROFILE_SETS, default="paper",
+                   help="paper: config/profiles/MODEL-paper.json (default); measured: MODEL.json")
+    p.add_argument("--profile-dir", type=Path, default=Path("config/profiles"), help="where the profiles are")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results root (default results)")
+    p.add_argument("--frames", type=int, default=5000, help="frames per evaluation run (default 5000)")
+    p.add_argument("--seeds", type=int, default=5, help="evaluation seeds per policy (default 5)")
+    p.add_argument("--train-seeds", type=int, default=5, help="A2C training seeds, median kept (default 5)")
+    p.add_argument("--episodes", type=int, help="maximum training episodes (default agent.episodes)")
+    p.add_argument("--episode-frames", type=int, help="frames per training episode (default agent.episode_frames)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value (YAML syntax for the value); repeatable")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.set_defaults(func=cmd_experiment, weights=None, input_size=None)
+
+    p = bench_sub.add_parser("train", help="one-seed A2C training on the paper's schedule: wall time",
+                             description="Train A2C for one seed (agent.episodes episodes of agent.episode_frames "
+                                         "frames at most, early stop per config) and print the wall time "
+                                         "(goal <= 2 minutes).")
+    _add_common(p)
+    p.add_argument("--profile", type=Path, help="profile (default config/profiles/MODEL-paper.json)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_bench_train)
     return parser
+
+
+def _add_simulation_options(p: argparse.ArgumentParser, frames: int | None, policy: str) -> None:
+    p.add_argument("--profile", type=Path, required=True,
+                   help="profile JSON written by `scissor profile MODEL` (its model names the run)")
+    p.add_argument("--policy", default=policy,
+                   help=f"policy name, comma-separated names, or 'all' (default {policy}): device-only, "
+                        "edge-only, edge-only-jpeg, semi-fixed, greedy, dads, ddp, oracle, fixed:SPLIT")
+    p.add_argument("--frames", type=int, default=frames,
+                   help=f"frames per run (default {frames if frames else 'sim.frames of the config'})")
+    p.add_argument("--trace", help="bandwidth trace spec (default link.trace): const:5MB, steps:10x5MB,10x1MB, "
+                                   "walk:mean=5MB,sigma=0.2, mahimahi:FILE[,scale=K] or a Mahimahi file")
+    p.add_argument("--interval", type=float, help="frame interval in s (default: the paper's for the model)")
+    p.add_argument("--timeout", type=float, help="queue timeout T in s (default: the paper's for the model)")
+    p.add_argument("--seed", type=int, help="seed of arrivals and random-walk traces (default sim.seed)")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value (YAML syntax for the value); repeatable")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.set_defaults(weights=None, input_size=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

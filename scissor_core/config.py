@@ -71,6 +71,12 @@ class CodecConfig:
     zstd_level: int = 3
     """zstd compression level."""
 
+    def spec(self):
+        """The wire codec's :class:`~scissor_core.codec.CodecSpec` for this section."""
+        from scissor_core.codec import CodecSpec
+
+        return CodecSpec(self.encoding, self.compression, self.jpeg_quality, self.int8_mode, self.zstd_level)
+
 
 @dataclass
 class ProfileConfig:
@@ -93,6 +99,190 @@ class ProfileConfig:
     )
     """Codec labels whose bytes per cut are recorded (jpeg only applies to split 0)."""
 
+PAPER_INTERVAL: dict[str, float] = {"yolov3": 1.0, "resnet18": 0.15, "alexnet": 0.15}
+"""The paper's frame interval per model (s): 1000 ms for YOLOv3, 150 ms otherwise."""
+PAPER_TIMEOUT: dict[str, float] = {"yolov3": 2.0, "resnet18": 0.5, "alexnet": 0.5}
+"""The paper's queue timeout T per model (s)."""
+
+
+@dataclass
+class QueueConfig:
+    """The device's local and offloading queues and their drop rules (simulator and live device)."""
+
+    timeout: float | None = None
+    """T: a frame waiting longer than this in either queue is dropped (s); none = the paper's T per model."""
+    local_max: int = 30
+    """Local queue length threshold: a frame arriving when this many wait is dropped (the paper gives no value)."""
+    offload_max: int = 30
+    """Offloading queue length threshold: feature maps arriving when this many wait are dropped."""
+
+    def timeout_for(self, model: str) -> float:
+        return self.timeout if self.timeout is not None else PAPER_TIMEOUT[model]
+
+
+@dataclass
+class RewardConfig:
+    """DNN-Scissor's reward: -(w*o + tau) on success (o in MB, tau in s), -F on a drop."""
+
+    w: float = 1.0
+    """Weight of the transmitted data (per MB) against the delay (per s)."""
+    drop_penalty: float = 10.0
+    """F: the cost of a dropped frame."""
+
+
+@dataclass
+class LinkConfig:
+    """The device-to-edge link: bandwidth trace and bandwidth estimation."""
+
+    trace: str = "const:5MB"
+    """Trace spec: const:RATE, steps:DURxRATE,..., walk:mean=RATE,..., mahimahi:FILE[,scale=K] or a file path."""
+    initial_bandwidth: float = 5e6
+    """Bandwidth estimate before the first transmission (bytes/s)."""
+    estimator_window: int = 5
+    """The estimate is total bytes over total time of the last this-many transmissions."""
+
+
+@dataclass
+class SimConfig:
+    """The discrete-event simulator's workload."""
+
+    interval: float | None = None
+    """Frame interval (s); none = the paper's interval per model."""
+    jitter: float = 0.0
+    """Each interval is scaled by a uniform factor in [1 - jitter, 1 + jitter]."""
+    burst_every: int = 0
+    """Every this-many frames a burst arrives (0 = no bursts)."""
+    burst_size: int = 0
+    """Extra frames in each burst, arriving back to back with the regular frame."""
+    frames: int = 1000
+    """Frames per run."""
+    seed: int = 0
+    """Seed of the arrival jitter and of random-walk traces."""
+
+    def interval_for(self, model: str) -> float:
+        return self.interval if self.interval is not None else PAPER_INTERVAL[model]
+
+
+@dataclass
+class CameraConfig:
+    """The camera node: where frames come from and how they are published on camera/image_raw."""
+
+    source: str = "scene"
+    """scene (the synthetic traffic scene), an image folder, a video file, a V4L2 device (/dev/video0 or 0) or a URL."""
+    interval: float | None = None
+    """Seconds between frames; none = the paper's interval for model.name."""
+    width: int = 640
+    """Width of the synthetic scene (pixels); other sources keep their own size."""
+    height: int = 480
+    """Height of the synthetic scene (pixels)."""
+    cars: int = 8
+    """Cars in the synthetic scene."""
+    seed: int = 0
+    """Seed of the synthetic scene: frame k of a seed is always the same image."""
+    loop: bool = True
+    """Start a video file or image folder again at its end (otherwise the camera stops)."""
+    max_frames: int = 0
+    """Stop after publishing this many frames (0 = no limit)."""
+    wait_for_subscribers: int = 0
+    """Read and publish nothing until this many subscribers match camera/image_raw (0 = start at once)."""
+    frame_id: str = "camera"
+    """header.frame_id of the published images (before the #seq suffix)."""
+    seq_in_frame_id: bool = True
+    """Append #<seq> to header.frame_id (sensor_msgs/Image has no sequence number field)."""
+    encoding: Literal["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "yuv422"] = "bgr8"
+    """Pixel encoding of the published images."""
+
+    def interval_for(self, model: str) -> float:
+        return self.interval if self.interval is not None else PAPER_INTERVAL[model]
+
+
+@dataclass
+class EdgeConfig:
+    """The edge node: where the tail of the model runs and what it publishes."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """torch device of the tail: auto = cuda when available, else cpu."""
+    annotate: bool = True
+    """Publish scissor/annotated: the frame with boxes or top-k drawn (needs the frame: split 0, or none)."""
+
+
+@dataclass
+class RosConfig:
+    """ROS 2 / DDS settings shared by every node."""
+
+    fastdds_profile: str | None = "config/fastdds_profile.xml"
+    """Fast DDS XML profile every node loads (FASTDDS_DEFAULT_PROFILES_FILE) unless the environment sets one; none = Fast DDS defaults."""
+    diagnostics_period: float = 1.0
+    """Seconds between two diagnostics messages of a node."""
+    malloc_reuse_bytes: int = 64 * 2**20
+    """glibc: allocations below this many bytes reuse freed heap memory instead of fresh mmap pages (a 20 MB message twice as fast; RSS stays at its peak); 0 = glibc's default."""
+
+
+@dataclass
+class AgentConfig:
+    """The A2C agent and its training (defaults: the paper's settings)."""
+
+    hidden: int = 16
+    """Units per hidden layer of the actor and of the critic."""
+    layers: int = 2
+    """Hidden layers per network."""
+    gamma: float = 0.95
+    """Discount factor."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    batch: int = 5
+    """Transitions per update, sampled from the replay buffer."""
+    update_every: int = 5
+    """Completed transitions between two updates."""
+    buffer_size: int = 10_000
+    """Replay buffer capacity (transitions)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus (beyond the paper; 0 = off)."""
+    normalize_advantage: bool = False
+    """Standardise TD errors per batch (beyond the paper)."""
+    episodes: int = 500
+    """Maximum training episodes."""
+    episode_frames: int = 1000
+    """Frames per episode (queues reset between episodes, weights kept)."""
+    convergence_window: int = 50
+    """Moving-average window of the episode reward."""
+    patience: int = 50
+    """Stop when the moving average has not improved for this many episodes."""
+    seeds: int = 5
+    """Training runs with different seeds; the median run is kept."""
+    policy_file: str | None = None
+    """Trained A2C policy file; none = config/policies/MODEL.pt."""
+    policy: str = "a2c"
+    """Policy the agent node serves: a2c (the policy file) or a baseline name (greedy, dads, ...)."""
+    learn_online: bool = False
+    """The agent keeps learning from scissor/frame_outcome while it serves (a2c only)."""
+    checkpoint_every: int = 0
+    """With online learning, save the policy every this-many outcomes (0 = only at shutdown)."""
+    checkpoint_file: str = "results/agent/policy-online.pt"
+    """Where online learning saves the policy."""
+
+
+@dataclass
+class DeviceConfig:
+    """The device node: its cost estimates, how it decides, and what it logs."""
+
+    profile: str | None = None
+    """Profile JSON (scissor profile) giving the queues' time and size estimates; none = config/profiles/MODEL.json."""
+    use_agent: bool = True
+    """Ask the agent for every frame's split; false = the fallback policy decides every frame."""
+    decision_deadline: float = 0.1
+    """Seconds to wait for the agent's decision before the fallback policy decides."""
+    fallback_policy: str = "greedy"
+    """Policy the device decides with when the agent is silent (a baseline name, as in scissor simulate)."""
+    edge_timeout: float = 5.0
+    """A frame sent to the edge with no result after this many seconds is dropped as edge_lost."""
+    poll_period: float = 0.01
+    """Seconds between two checks of decision deadlines, queue timeouts and lost results."""
+    link_state_period: float = 0.5
+    """Seconds between two scissor/link_state messages."""
+    outcome_log: str = "results/testbed/outcomes.csv"
+    """CSV of every FrameOutcome, appended as they happen (flushed per line)."""
+
 
 @dataclass
 class ScissorConfig:
@@ -101,6 +291,15 @@ class ScissorConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
     profile: ProfileConfig = field(default_factory=ProfileConfig)
+    queues: QueueConfig = field(default_factory=QueueConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
+    ros: RosConfig = field(default_factory=RosConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
 
     def resolve_path(self, path: str) -> Path:
         """Paths in the config are relative to the repository root."""
@@ -222,10 +421,50 @@ def validate(config: ScissorConfig, source: str) -> None:
         (p.device_slowdown > 0, "profile.device_slowdown", "must be positive"),
         (p.edge_slowdown > 0, "profile.edge_slowdown", "must be positive"),
     ]
+    q, r, ln, sim = config.queues, config.reward, config.link, config.sim
+    checks += [
+        (q.timeout is None or q.timeout > 0, "queues.timeout", "must be positive"),
+        (q.local_max >= 1, "queues.local_max", "must be at least 1"),
+        (q.offload_max >= 1, "queues.offload_max", "must be at least 1"),
+        (r.w >= 0, "reward.w", "must be non-negative"),
+        (r.drop_penalty >= 0, "reward.drop_penalty", "must be non-negative"),
+        (ln.initial_bandwidth > 0, "link.initial_bandwidth", "must be positive"),
+        (ln.estimator_window >= 1, "link.estimator_window", "must be at least 1"),
+        (sim.interval is None or sim.interval > 0, "sim.interval", "must be positive"),
+        (0.0 <= sim.jitter < 1.0, "sim.jitter", "must be in [0, 1)"),
+        (sim.burst_every >= 0 and sim.burst_size >= 0, "sim.burst_every/burst_size", "must be non-negative"),
+        (sim.frames >= 1, "sim.frames", "must be at least 1"),
+    ]
+    cam = config.camera
+    checks += [
+        (cam.interval is None or cam.interval > 0, "camera.interval", "must be positive"),
+        (cam.width >= 64 and cam.height >= 64, "camera.width/height", "must be at least 64"),
+        (cam.cars >= 0, "camera.cars", "must be non-negative"),
+        (cam.max_frames >= 0, "camera.max_frames", "must be non-negative"),
+        (cam.wait_for_subscribers >= 0, "camera.wait_for_subscribers", "must be non-negative"),
+        (cam.encoding != "yuv422" or cam.width % 2 == 0, "camera.width", "must be even for yuv422"),
+        (config.ros.diagnostics_period > 0, "ros.diagnostics_period", "must be positive"),
+        (config.ros.malloc_reuse_bytes >= 0, "ros.malloc_reuse_bytes", "must be non-negative"),
+    ]
     for ok, key, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {key} {message}")
     for key, path in (("model.weights", m.weights), ("model.darknet_cfg", m.darknet_cfg),
-                      ("model.class_names", m.class_names)):
+                      ("model.class_names", m.class_names), ("ros.fastdds_profile", config.ros.fastdds_profile)):
         if path is not None and not config.resolve_path(path).is_file():
             raise ConfigError(f"{source}: {key}: file {config.resolve_path(path)} does not exist")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a config dataclass (for ROS parameter descriptors and help texts)."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for stmt, after in zip(body, body[1:]):
+        if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[stmt.target.id] = after.value.value.strip()
+    return docs

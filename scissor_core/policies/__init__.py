@@ -1,0 +1,56 @@
+"""Split-decision policies behind one interface, and a factory by name.
+
+Names: ``device-only``, ``edge-only``, ``edge-only-jpeg``, ``semi-fixed``,
+``greedy``, ``dads``, ``ddp``, ``oracle`` (simulation only),
+``fixed:SPLIT`` for any one candidate split, and ``round-robin`` (every split in
+turn: for tests and demos of the live testbed).
+"""
+from __future__ import annotations
+
+from scissor_core.policies.base import Policy, SplitCosts, predict_delay
+from scissor_core.policies.baselines import (
+    DDP, FixedSplit, Greedy, RoundRobin, SemiFixed, device_only, edge_only, edge_only_jpeg,
+)
+from scissor_core.policies.dads import Dads, DagCosts, heavy_load_cut, min_cut
+from scissor_core.policies.oracle import Oracle
+from scissor_core.profile import ModelProfile
+
+POLICY_NAMES = ("device-only", "edge-only", "edge-only-jpeg", "semi-fixed", "greedy", "dads", "ddp", "oracle")
+JPEG_CODEC = "jpeg-q90"
+"""Codec of the edge-only-jpeg baseline (a label the profiler records by default)."""
+
+
+def make_policy(name: str, profile: ModelProfile, *, codec: str = "raw", w: float = 1.0,
+                frame_interval: float = 1.0) -> Policy:
+    """Build policy ``name`` over ``profile``'s splits with wire codec ``codec``.
+
+    ``w`` is the reward's data weight (greedy); ``frame_interval`` the sampling
+    interval DADS plans for.
+    """
+    if name == "edge-only-jpeg":
+        return edge_only_jpeg(SplitCosts.from_profile(profile, JPEG_CODEC))
+    costs = SplitCosts.from_profile(profile, codec)
+    if name.startswith("fixed:"):
+        return FixedSplit(costs, name.partition(":")[2])
+    builders = {
+        "device-only": lambda: device_only(costs),
+        "edge-only": lambda: edge_only(costs),
+        "semi-fixed": lambda: SemiFixed(costs),
+        "greedy": lambda: Greedy(costs, w),
+        "dads": lambda: Dads(costs, frame_interval),
+        "ddp": lambda: DDP(costs),
+        "oracle": lambda: Oracle(costs),
+        "round-robin": lambda: RoundRobin(costs),
+    }
+    if name not in builders:
+        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_NAMES)}, round-robin "
+                         "or fixed:SPLIT")
+    return builders[name]()
+
+
+__all__ = [
+    "DDP", "POLICY_NAMES", "Dads", "DagCosts", "FixedSplit", "Greedy", "Oracle", "Policy", "RoundRobin",
+    "SemiFixed",
+    "SplitCosts", "device_only", "edge_only", "edge_only_jpeg", "heavy_load_cut", "make_policy", "min_cut",
+    "predict_delay",
+]

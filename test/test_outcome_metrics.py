@@ -1,0 +1,74 @@
+"""FrameOutcome (CSV, mirror of the ROS message) and the metric formulas on hand-made outcomes."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from scissor_core.config import REPO_ROOT
+from scissor_core.metrics import RunMetrics, format_table, per_split, percentile
+from scissor_core.outcome import OUTCOME_FIELDS, FrameOutcome, Reward, read_csv, write_csv
+
+R = Reward(w=1.0, drop_penalty=10.0)
+
+
+def outcome(seq: int, split: str, delay: float, nbytes: int = 0, completed: bool = True, reason: str = "",
+            capture: float | None = None) -> FrameOutcome:
+    reward = R.success(nbytes, delay) if completed else R.drop
+    return FrameOutcome(seq, seq * 1.0 if capture is None else capture, "toy", split, "raw", "test", completed,
+                        reason, "local" if reason else "", False, nbytes, 0.1, 0.2, 0.05, 0.15, delay - 0.5,
+                        delay, reward)
+
+
+def test_fields_mirror_the_ros_message():
+    text = (REPO_ROOT / "scissor_msgs/msg/FrameOutcome.msg").read_text()
+    msg_fields = [m.group(1) for m in re.finditer(r"^\s*[\w/\[\]]+\s+(\w+)", text, re.M) if m.group(1) != "header"]
+    assert set(msg_fields) == set(OUTCOME_FIELDS) - {"capture"}  # capture is the header stamp
+
+
+def test_csv_round_trip_and_errors(tmp_path):
+    rows = [outcome(0, "a", 1.25, 1_000_000), outcome(1, "b", 0.7, completed=False, reason="local_timeout")]
+    path = write_csv(rows, tmp_path / "o.csv")
+    assert read_csv(path) == rows
+    lines = path.read_text().splitlines()
+    (tmp_path / "bad.csv").write_text("\n".join([lines[0], lines[1].replace("1000000", "lots")]) + "\n")
+    with pytest.raises(ValueError, match=r"bad\.csv:2"):
+        read_csv(tmp_path / "bad.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a FrameOutcome CSV"):
+        read_csv(tmp_path / "other.csv")
+
+
+def test_metric_formulas_on_hand_made_outcomes():
+    rows = [
+        outcome(0, "a", 1.0, 1_000_000),
+        outcome(1, "b", 2.0, 0),
+        outcome(2, "a", 3.0, 2_000_000),
+        outcome(3, "b", 0.5, completed=False, reason="local_timeout"),
+    ]
+    m = RunMetrics.of(rows)
+    assert (m.frames, m.completed) == (4, 3)
+    assert m.mean_bytes == 750_000
+    assert m.mean_delay == 2.0 and m.p50_delay == 2.0
+    assert m.p95_delay == pytest.approx(2.9) and m.p99_delay == pytest.approx(2.98)
+    assert m.mean_local_delay == pytest.approx(0.3) and m.mean_transmit_delay == pytest.approx(0.2)
+    assert m.mean_edge_delay == pytest.approx(1.5)
+    assert m.drop_rate == 0.25 and m.drops_by_reason == {"local_timeout": 1}
+    assert m.system_cost == pytest.approx(((1 + 1) + (0 + 2) + (2 + 3) + 10) / 4)
+    assert m.frames_per_s == pytest.approx(3 / (2.0 + 3.0 - 0.0))  # last completion at capture 2 + 3 s
+    splits = per_split(rows)
+    assert list(splits) == ["a", "b"] and splits["a"].mean_bytes == 1_500_000 and splits["b"].drop_rate == 0.5
+    table = format_table({"p": m})
+    assert "| p | 4 | 750,000 | 2.000 |" in table and "25.0" in table and "local_timeout 1" in table
+    empty = RunMetrics.of([outcome(0, "a", 1.0, completed=False, reason="edge_lost")])
+    assert math.isnan(empty.mean_delay) and empty.drop_rate == 1.0 and empty.system_cost == 10.0
+    assert "| - |" in format_table({"x": empty})
+
+
+def test_percentile_matches_numpy_linear():
+    np = pytest.importorskip("numpy")
+    values = sorted([0.3, 5.0, 1.0, 2.5, 2.5, 9.0, 0.0])
+    for q in (0, 10, 50, 95, 99, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+    assert math.isnan(percentile([], 50))

@@ -1,0 +1,132 @@
+"""The discrete-event simulator: one outcome per frame, determinism, hand-computed runs, oracle, CLI."""
+from __future__ import annotations
+
+import pytest
+from simhelpers import toy_profile
+
+from scissor_core.cli import main
+from scissor_core.config import ScissorConfig
+from scissor_core.metrics import RunMetrics
+from scissor_core.outcome import Reward, read_csv
+from scissor_core.policies import POLICY_NAMES, FixedSplit, Policy, SplitCosts, make_policy
+from scissor_core.simulator import Simulator, arrival_times
+from scissor_core.traces import ConstantTrace, PiecewiseTrace, parse_trace
+
+PROFILE = toy_profile()
+
+
+def simulate(policy: Policy, trace=None, frames: int = 400, **kw):
+    kw = {"timeout": 1.0, "interval": 0.25, **kw}
+    return Simulator(policy, trace or ConstantTrace(1e6), **kw).run(frames)
+
+
+def test_arrivals_jitter_and_bursts():
+    assert arrival_times(4, 0.5) == [0.0, 0.5, 1.0, 1.5]
+    assert arrival_times(7, 1.0, burst_every=2, burst_size=2) == [0.0, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0]
+    jittered = arrival_times(1000, 1.0, jitter=0.2, seed=4)
+    gaps = [b - a for a, b in zip(jittered, jittered[1:])]
+    assert min(gaps) >= 0.8 and max(gaps) <= 1.2 and jittered == arrival_times(1000, 1.0, jitter=0.2, seed=4)
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_every_frame_gets_exactly_one_outcome(name):
+    trace = parse_trace("walk:mean=1MB,sigma=0.5,duration=60", seed=2)
+    policy = make_policy(name, PROFILE, frame_interval=0.2)
+    sim = Simulator(policy, trace, timeout=0.8, interval=0.2, jitter=0.5, burst_every=20, burst_size=6,
+                    local_max=4, offload_max=3, seed=1)
+    outcomes = sim.run(1500)
+    assert [o.seq for o in outcomes] == list(range(1500))
+    assert sim.queues.idle
+    for o in outcomes:
+        assert o.policy == policy.name and o.completed == (o.drop_reason == "")
+        if o.completed:
+            parts = o.local_wait + o.local_compute + o.offload_wait + o.transmit + o.edge_compute
+            assert o.total_delay == pytest.approx(parts, abs=1e-9)
+            assert o.reward == pytest.approx(-(o.bytes_sent / 1e6 + o.total_delay))
+        else:
+            assert o.reward == -10.0
+
+
+def test_same_seed_same_outcomes_other_seed_differs():
+    def run(seed):
+        policy = make_policy("greedy", PROFILE)
+        return simulate(policy, parse_trace("walk:mean=1MB", seed=seed), 500, jitter=0.3, seed=seed)
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_a_single_frame_matches_the_hand_computation():
+    costs = SplitCosts.from_profile(PROFILE)
+    (o,) = simulate(FixedSplit(costs, "b"), ConstantTrace(2e6), frames=1, reward=Reward(w=2.0))
+    assert o.completed and o.split == "b" and o.bytes_sent == 100_000
+    assert (o.local_wait, o.local_compute, o.offload_wait, o.transmit, o.edge_compute) == \
+        pytest.approx((0.0, 0.3, 0.0, 0.05, 0.05))
+    assert o.total_delay == pytest.approx(0.4) and o.reward == pytest.approx(-(2 * 0.1 + 0.4))
+
+
+def test_overload_drops_by_timeout_and_the_estimator_follows_the_link():
+    costs = SplitCosts.from_profile(PROFILE)
+    outcomes = simulate(FixedSplit(costs, "0"), ConstantTrace(2e6), 200, interval=0.25)  # 0.5 s per frame
+    m = RunMetrics.of(outcomes)
+    assert m.drops_by_reason.keys() == {"offload_timeout"} and 0.3 < m.drop_rate < 0.7
+    sim = Simulator(FixedSplit(costs, "a"), ConstantTrace(3e6), timeout=1.0, interval=2.0, initial_bandwidth=1e5)
+    sim.run(5)
+    assert sim.estimator.estimate == pytest.approx(3e6)
+
+
+def test_oracle_beats_every_fixed_split_without_queueing():
+    """Frames far apart (little queueing) on a trace whose best split changes: edge-only at 5 MB/s,
+    the middle split at 1 MB/s and 200 kB/s, device-only at 20 kB/s. The oracle knows the future rate."""
+    profile = toy_profile(table={"0": (0.0, 0.05, 500_000), "mid": (0.2, 0.03, 50_000), "last": (0.6, 0.0, 44)})
+    trace = PiecewiseTrace([7.0, 5.0, 6.0, 11.0], [5e6, 2e5, 2e4, 1e6])
+    kw = {"interval": 2.0, "timeout": 1.0, "reward": Reward(w=0.0)}
+    oracle_outcomes = simulate(make_policy("oracle", profile), trace, 300, **kw)
+    assert {o.split for o in oracle_outcomes} == {"0", "mid", "last"}
+    oracle = RunMetrics.of(oracle_outcomes).system_cost
+    costs = SplitCosts.from_profile(profile)
+    fixed = {s: RunMetrics.of(simulate(FixedSplit(costs, s), trace, 300, **kw)).system_cost for s in costs.splits}
+    assert oracle <= min(fixed.values()) - 0.01
+    with pytest.raises(RuntimeError, match="inside the simulator"):
+        make_policy("oracle", profile).decide(None)
+
+
+def test_from_config_uses_the_papers_interval_and_timeout():
+    sim = Simulator.from_config(ScissorConfig(), make_policy("device-only", PROFILE))
+    assert (sim.interval, sim.timeout) == (0.15, 0.5)  # the toy profile is an "alexnet"
+    yolo = Simulator.from_config(ScissorConfig(), make_policy("device-only", toy_profile("yolov3")))
+    assert (yolo.interval, yolo.timeout) == (1.0, 2.0)
+
+
+def test_cli_simulate_writes_outcomes_and_plot(tmp_path, capsys):
+    profile = PROFILE.save(tmp_path / "toy.json")
+    out = tmp_path / "res"
+    assert main(["simulate", "--profile", str(profile), "--policy", "greedy", "--frames", "300",
+                 "--trace", "steps:5x2MB,5x200kB", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| greedy | 300 |" in text and "| split |" in text
+    assert len(read_csv(out / "alexnet-greedy.csv")) == 300 and (out / "alexnet-greedy.png").stat().st_size > 0
+    assert main(["simulate", "--profile", str(profile), "--policy", "device-only,oracle", "--frames", "50",
+                 "--no-plot", "--output", str(out)]) == 0
+    assert "| oracle | 50 |" in capsys.readouterr().out
+    assert main(["bench", "sim", "--profile", str(profile), "--frames", "2000", "--policy", "device-only",
+                 "--traces", "const:1MB"]) == 0
+    assert "| device-only | const 1 MB/s |" in capsys.readouterr().out
+    assert main(["simulate", "--profile", str(profile), "--trace", "warp:9"]) == 2
+
+
+def test_steps_can_be_driven_from_outside_and_start_walks_the_trace():
+    costs = SplitCosts.from_profile(PROFILE)
+    trace = parse_trace("steps:3x2MB,3x100kB")
+    sim = Simulator(FixedSplit(costs, "b"), trace, timeout=1.0, interval=0.5)
+    steps = sim.steps(40)
+    states, state = [], next(steps)
+    try:
+        while True:
+            states.append(state)
+            state = steps.send("b" if state.seq % 2 else "c")
+    except StopIteration as done:
+        driven = done.value
+    assert [s.seq for s in states] == list(range(40)) and [o.split for o in driven[:3]] == ["c", "b", "c"]
+    later = sim.run(40, start=3.0)
+    assert later[0].capture == 3.0 and later != sim.run(40)
