@@ -1,0 +1,350 @@
+"""The DNN-Scissor learner: Advantage Actor-Critic over the observed queue state.
+
+Paper settings (reproduced by :class:`A2CSettings` defaults): actor and critic
+are each a fully connected net with two hidden layers of 16 ReLU units (our
+reading of "2 layers, 16 neurons"), softmax on the actor's output; discount
+0.95, learning rate 1e-3 (Adam); every 5 completed transitions a batch of 5 is
+sampled uniformly from a replay buffer; actor loss ``-sum log pi(a|s) * delta``
+with ``delta = r + gamma v(s') - v(s)`` (not back-propagated into the actor),
+critic loss MSE to the TD target ``r + gamma v(s')``.
+
+Choices where the paper is silent, written down here:
+
+- A transition ``(s_t, a_t, r_t, s_{t+1})`` completes when frame t's outcome
+  (its reward) has arrived *and* the next frame's state has been observed; the
+  outcome may arrive many frames later (a frame in flight), so transitions are
+  kept pending by sequence number. The task is treated as continuing: there is
+  no terminal state, and pending transitions at an episode's end are discarded.
+- State normalisation: a running mean / standard deviation of the 5-vector
+  ``[l, c, b_hat (MB/s), tau (s), o (MB)]`` updated while training and frozen
+  when evaluating; it is saved in the policy file.
+- The replay buffer keeps the last 10,000 transitions.
+- Options beyond the paper, off by default: an entropy bonus and advantage
+  normalisation (``entropy_coef``, ``normalize_advantage``).
+
+The networks are torch modules (their state_dicts are the policy file), but
+decisions and updates run in numpy on views of the torch parameters, with the
+gradients written out by hand and Adam as in ``torch.optim.Adam``: for nets
+this small, autograd's per-op overhead (milliseconds per update) would dominate
+training. ``test/test_a2c.py`` checks the hand-written gradients against
+autograd on the same loss.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from scissor_core.outcome import FrameOutcome
+from scissor_core.policies.base import Policy, SplitCosts
+from scissor_core.queues import ObservedState
+
+POLICY_FORMAT = 1
+STATE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class A2CSettings:
+    """Hyper-parameters of the learner; the defaults are the paper's."""
+
+    hidden: int = 16
+    """Units per hidden layer (actor and critic)."""
+    layers: int = 2
+    """Hidden layers per network."""
+    gamma: float = 0.95
+    """Discount factor."""
+    lr: float = 1e-3
+    """Adam learning rate (actor and critic)."""
+    batch: int = 5
+    """Transitions sampled from the replay buffer per update."""
+    update_every: int = 5
+    """Completed transitions between updates."""
+    buffer_size: int = 10_000
+    """Replay buffer capacity (transitions)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight (0 = paper)."""
+    normalize_advantage: bool = False
+    """Standardise the batch's TD errors before the actor loss (off = paper)."""
+
+
+def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
+    sizes = [inputs] + [hidden] * layers
+    modules: list[nn.Module] = []
+    for a, b in zip(sizes, sizes[1:]):
+        modules += [nn.Linear(a, b), nn.ReLU()]
+    modules.append(nn.Linear(sizes[-1], outputs))
+    return nn.Sequential(*modules)
+
+
+class RunningNormaliser:
+    """Running mean and standard deviation (Welford) of the state vector; frozen when not training."""
+
+    def __init__(self, size: int = STATE_SIZE) -> None:
+        self.count = 0
+        self.mean = np.zeros(size)
+        self.m2 = np.zeros(size)
+
+    def update(self, x: np.ndarray) -> None:
+        self.count += 1
+        delta = x - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (x - self.mean)
+
+    @property
+    def std(self) -> np.ndarray:
+        if self.count < 2:
+            return np.ones_like(self.mean)
+        return np.sqrt(np.maximum(self.m2 / (self.count - 1), 1e-12)) + 1e-6
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.std
+
+
+class _NumpyMLP:
+    """Forward/backward of a ReLU MLP on numpy views of a torch ``nn.Sequential``'s parameters."""
+
+    def __init__(self, net: nn.Sequential) -> None:
+        self.params = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in net if isinstance(m, nn.Linear)]
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Output for a batch (B, in) and the layer inputs needed by :meth:`backward`."""
+        inputs = []
+        h = x
+        last = len(self.params) - 1
+        for i, (w, b) in enumerate(self.params):
+            inputs.append(h)
+            h = h @ w.T + b
+            if i < last:
+                h = np.maximum(h, 0.0)
+        return h, inputs
+
+    def backward(self, grad_out: np.ndarray, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Gradients (weight, bias) per layer for dLoss/dOutput ``grad_out``."""
+        grads = []
+        g = grad_out
+        for i in range(len(self.params) - 1, -1, -1):
+            w, _ = self.params[i]
+            grads.append((g.T @ inputs[i], g.sum(axis=0)))
+            if i:
+                g = (g @ w) * (inputs[i] > 0)
+        return grads[::-1]
+
+
+class _Adam:
+    """torch.optim.Adam's update rule (default betas and eps) on one flat numpy parameter vector."""
+
+    def __init__(self, flat: np.ndarray, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+        self.flat, self.lr, self.betas, self.eps = flat, lr, betas, eps
+        self.m = np.zeros_like(flat)
+        self.v = np.zeros_like(flat)
+        self.t = 0
+
+    def step(self, grad: np.ndarray) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        m, v = self.m, self.v
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        v += (1 - b2) * grad * grad
+        denom = np.sqrt(v / (1 - b2**self.t))
+        denom += self.eps
+        self.flat -= (self.lr / (1 - b1**self.t)) * m / denom
+
+
+def _share_one_buffer(modules: list[nn.Module]) -> np.ndarray:
+    """Re-seat every parameter as a view into one flat tensor and return its numpy view,
+    so that one vectorised Adam step updates all of them (and the state_dicts see it)."""
+    params = [p for m in modules for p in m.parameters()]
+    flat = torch.empty(sum(p.numel() for p in params))
+    offset = 0
+    for p in params:
+        n = p.numel()
+        flat[offset:offset + n] = p.data.reshape(-1)
+        p.data = flat[offset:offset + n].view_as(p)
+        offset += n
+    return flat.numpy()
+
+
+class A2CPolicy(Policy):
+    """The learning agent behind the one :class:`Policy` interface."""
+
+    name = "a2c"
+
+    def __init__(self, costs: SplitCosts, settings: A2CSettings = A2CSettings(), seed: int = 0,
+                 training: bool = True) -> None:
+        super().__init__(costs)
+        self.settings = settings
+        self.training = training
+        self.seed = seed
+        n = len(costs.splits)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.actor = _mlp(STATE_SIZE, n, settings.hidden, settings.layers)
+            self.critic = _mlp(STATE_SIZE, 1, settings.hidden, settings.layers)
+        self._adam = _Adam(_share_one_buffer([self.actor, self.critic]), settings.lr)
+        self._actor = _NumpyMLP(self.actor)
+        self._critic = _NumpyMLP(self.critic)
+        self.normaliser = RunningNormaliser()
+        self.buffer: deque[tuple[np.ndarray, int, float, np.ndarray]] = deque(maxlen=settings.buffer_size)
+        self._pending: dict[int, list] = {}  # seq -> [state, action, reward | None, next state | None]
+        self._previous_seq: int | None = None
+        self._completed = 0
+        self.updates = 0
+        self._rng = random.Random(seed)
+
+    # -------------------------------------------------------------- deciding
+    def probabilities(self, state_vector: np.ndarray) -> np.ndarray:
+        """Softmax action probabilities for a normalised state (numpy forward, no autograd)."""
+        h = state_vector
+        params = self._actor.params
+        for w, b in params[:-1]:
+            h = w @ h
+            h += b
+            np.maximum(h, 0.0, out=h)
+        w, b = params[-1]
+        h = w @ h
+        h += b
+        h -= h.max()
+        np.exp(h, out=h)
+        h /= h.sum()
+        return h
+
+    def decide(self, state: ObservedState) -> str:
+        raw = np.asarray(state.vector(), dtype=np.float64)
+        if self.training:
+            self.normaliser.update(raw)
+        s = self.normaliser(raw).astype(np.float32)
+        probs = self.probabilities(s)
+        if self.training:
+            action = min(int(np.searchsorted(np.cumsum(probs), self._rng.random())), len(probs) - 1)
+            if self._previous_seq is not None and self._previous_seq in self._pending:
+                self._pending[self._previous_seq][3] = s
+                self._try_complete(self._previous_seq)
+            self._pending[state.seq] = [s, action, None, None]
+            self._previous_seq = state.seq
+        else:
+            action = int(np.argmax(probs))
+        self.last_probabilities = tuple(probs.tolist())
+        return self.costs.splits[action]
+
+    # -------------------------------------------------------------- learning
+    def observe(self, outcome: FrameOutcome) -> None:
+        if not self.training:
+            return
+        entry = self._pending.get(outcome.seq)
+        if entry is not None:
+            entry[2] = outcome.reward
+            self._try_complete(outcome.seq)
+
+    def _try_complete(self, seq: int) -> None:
+        s, a, r, s_next = self._pending[seq]
+        if r is None or s_next is None:
+            return
+        del self._pending[seq]
+        self.buffer.append((s, a, r, s_next))
+        self._completed += 1
+        if self._completed % self.settings.update_every == 0 and len(self.buffer) >= self.settings.batch:
+            batch = self._rng.sample(range(len(self.buffer)), self.settings.batch)
+            s_b, a_b, r_b, next_b = zip(*(self.buffer[i] for i in batch))
+            self.update(np.stack(s_b), np.asarray(a_b), np.asarray(r_b, dtype=np.float32), np.stack(next_b))
+
+    def end_episode(self) -> None:
+        """Queues are reset between episodes: drop transitions that cannot complete."""
+        self._pending.clear()
+        self._previous_seq = None
+
+    def losses_and_gradients(self, s: np.ndarray, a: np.ndarray, r: np.ndarray, s_next: np.ndarray):
+        """The paper's losses on one batch and their gradient as one flat vector (actor then critic
+        parameters, in ``parameters()`` order).
+
+        critic: mean((v(s) - (r + gamma v(s')))^2), target held fixed;
+        actor: -sum(log pi(a|s) * delta) - entropy_coef * mean entropy, delta held fixed.
+        """
+        st = self.settings
+        value, critic_inputs = self._critic.forward(s)
+        value = value[:, 0]
+        target = r + st.gamma * self._critic.forward(s_next)[0][:, 0]
+        delta = target - value
+        critic_loss = float(np.mean(delta**2))
+        critic_grad = (-2.0 / len(s)) * delta
+        advantage = delta
+        if st.normalize_advantage and len(s) > 1:
+            advantage = (delta - delta.mean()) / (delta.std(ddof=1) + 1e-8)
+        logits, actor_inputs = self._actor.forward(s)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_pi = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        pi = np.exp(log_pi)
+        rows = np.arange(len(s))
+        entropy = -(pi * log_pi).sum(axis=1)
+        actor_loss = float(-(log_pi[rows, a] * advantage).sum())
+        grad_logits = pi * advantage[:, None]
+        grad_logits[rows, a] -= advantage
+        if st.entropy_coef:
+            grad_logits += (st.entropy_coef / len(s)) * pi * (log_pi + entropy[:, None])
+        grads = self._actor.backward(grad_logits, actor_inputs)
+        grads += self._critic.backward(critic_grad[:, None], critic_inputs)
+        losses = {"actor_loss": actor_loss, "critic_loss": critic_loss, "entropy": float(entropy.mean())}
+        return losses, np.concatenate([g.reshape(-1) for layer in grads for g in layer])
+
+    def update(self, s: np.ndarray, a: np.ndarray, r: np.ndarray, s_next: np.ndarray) -> dict[str, float]:
+        """One actor-critic step (Adam) on a batch of transitions."""
+        losses, grads = self.losses_and_gradients(s, a, r, s_next)
+        self._adam.step(grads)
+        self.updates += 1
+        return losses
+
+    # -------------------------------------------------------------- files
+    def save(self, path: str | Path) -> Path:
+        """Weights, state normalisation, settings and the model/codec/candidate set, loadable with
+        ``torch.load(weights_only=True)`` (no pickled code)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({
+            "format": POLICY_FORMAT,
+            "kind": self.name,
+            "model": self.costs.model,
+            "codec": self.costs.codec,
+            "splits": list(self.costs.splits),
+            "settings": asdict(self.settings),
+            "seed": self.seed,
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "norm_count": self.normaliser.count,
+            "norm_mean": torch.from_numpy(self.normaliser.mean.copy()),
+            "norm_m2": torch.from_numpy(self.normaliser.m2.copy()),
+        }, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, costs: SplitCosts, training: bool = False) -> A2CPolicy:
+        """Load a policy file for ``costs`` (same model, codec and candidate splits, else ValueError)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"policy file {path} does not exist")
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises UnpicklingError/RuntimeError variants for foreign files
+            raise ValueError(f"{path}: not a safe policy file ({type(exc).__name__}: {exc})") from None
+        if not isinstance(data, dict) or data.get("format") != POLICY_FORMAT or data.get("kind") != cls.name:
+            raise ValueError(f"{path}: not an a2c policy file of format {POLICY_FORMAT}")
+        mine = (costs.model, costs.codec, list(costs.splits))
+        theirs = (data["model"], data["codec"], data["splits"])
+        if mine != theirs:
+            raise ValueError(f"{path}: policy is for model {theirs[0]!r}, codec {theirs[1]!r}, splits {theirs[2]}; "
+                             f"this run has model {mine[0]!r}, codec {mine[1]!r}, splits {mine[2]}")
+        known = {f.name for f in fields(A2CSettings)}
+        settings = A2CSettings(**{k: v for k, v in data["settings"].items() if k in known})
+        policy = cls(costs, settings, seed=int(data["seed"]), training=training)
+        policy.actor.load_state_dict(data["actor"])
+        policy.critic.load_state_dict(data["critic"])
+        policy.normaliser.count = int(data["norm_count"])
+        policy.normaliser.mean = data["norm_mean"].numpy().astype(np.float64)
+        policy.normaliser.m2 = data["norm_m2"].numpy().astype(np.float64)
+        return policy
+

@@ -1,0 +1,38 @@
+"""Build the policy a live node serves (the agent's, or the device's fallback) from the config."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scissor_core.config import CONFIG_DIR, ScissorConfig
+from scissor_core.policies import make_policy
+from scissor_core.policies.a2c import A2CPolicy
+from scissor_core.policies.base import Policy, SplitCosts
+from scissor_core.profile import ModelProfile
+
+A2C = "a2c"
+
+
+def default_profile_path(config: ScissorConfig, model: str) -> Path:
+    """``device.profile``, or the profile shipped for ``model`` in config/profiles/."""
+    if config.device.profile:
+        return config.resolve_path(config.device.profile)
+    return CONFIG_DIR / "profiles" / f"{model}.json"
+
+
+def default_policy_path(config: ScissorConfig, model: str) -> Path:
+    """``agent.policy_file``, or the policy shipped for ``model`` in config/policies/."""
+    if config.agent.policy_file:
+        return config.resolve_path(config.agent.policy_file)
+    return CONFIG_DIR / "policies" / f"{model}.pt"
+
+
+def serve_policy(config: ScissorConfig, profile: ModelProfile, name: str, training: bool = False) -> Policy:
+    """``a2c`` loads the trained policy file (refused if it is for another model, codec or split set);
+    any other name is a baseline built over the profile."""
+    codec = config.codec.spec().label
+    if name == A2C:
+        return A2CPolicy.load(default_policy_path(config, profile.model), SplitCosts.from_profile(profile, codec),
+                              training=training)
+    model = profile.model
+    return make_policy(name, profile, codec=codec, w=config.reward.w,
+                       frame_interval=config.camera.interval_for(model))
