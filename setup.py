@@ -21,7 +21,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/models", glob("config/models/*")),
     ],
     install_requires=["setuptools"],
@@ -34,6 +34,10 @@ setup(
     entry_points={
         "console_scripts": [
             "scissor = scissor_core.cli:main",
+            "camera_node = scissor_device.camera_node:main",
+            "device_node = scissor_device.device_node:main",
+            "edge_node = scissor_edge.edge_node:main",
+            "agent_node = scissor_agent.agent_node:main",
         ],
     },
 )

@@ -1,0 +1,83 @@
+"""camera_node: publishes camera/image_raw from the synthetic scene, an OpenCV capture or an image folder.
+
+Every ``camera.*`` field of the config is a read-only ROS parameter (defaults from
+``config_file``). Each frame is stamped with its capture time; its sequence number
+rides in ``header.frame_id`` as ``<frame_id>#<seq>`` (sensor_msgs/Image has no seq
+field; turn off with ``camera.seq_in_frame_id``). With ``camera.max_frames`` the node
+stops by itself after that many frames, as it does when a source ends; with
+``camera.wait_for_subscribers`` it starts only once that many subscribers match.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rclpy.node import Node
+from rclpy.task import Future
+from sensor_msgs.msg import Image
+
+from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run
+from scissor_bringup.ros_image import bgr_to_image
+from scissor_core.camera import open_source
+from scissor_core.imaging import frame_id_with_seq
+
+
+class CameraNode(Node):
+    """Reads one frame per interval from the configured source and publishes it."""
+
+    def __init__(self, **node_options: Any) -> None:
+        """``node_options`` go to rclpy's Node (e.g. ``parameter_overrides``, ``context``)."""
+        super().__init__("camera_node", **node_options)
+        config = declare_config(self, {"camera": None, "model": ["name"], "ros": ["diagnostics_period"]})
+        self.camera = config.camera
+        self.source = open_source(self.camera)
+        self.publisher = publisher(self, Image, "camera/image_raw")
+        self.diagnostics = Diagnostics(self, config.ros.diagnostics_period)
+        self.seq = 0
+        self.done: Future = Future()
+        """Completes when max_frames frames are out or the source has ended; main() then exits."""
+        interval = self.camera.interval_for(config.model.name)
+        self.timer = self.create_timer(interval, self.on_timer)
+        self.diagnostics.set(message="starting", source=self.source.description, interval_s=interval,
+                             encoding=self.camera.encoding)
+        self.get_logger().info(f"publishing {self.source.description} on camera/image_raw every {interval:g} s "
+                               f"as {self.camera.encoding}"
+                               + (f", {self.camera.max_frames} frames" if self.camera.max_frames else ""))
+
+    def on_timer(self) -> None:
+        """Publish the next frame (once enough subscribers match); at the end (source or max_frames)
+        stop the timer and complete ``done``."""
+        if self.publisher.get_subscription_count() < self.camera.wait_for_subscribers:
+            self.diagnostics.set(message=f"waiting for {self.camera.wait_for_subscribers} subscriber(s)")
+            return
+        frame = self.source.read()
+        captured = self.get_clock().now()
+        if frame is None:
+            self.get_logger().info(f"source ended after {self.seq} frames")
+            self.finish()
+            return
+        msg = bgr_to_image(frame, self.camera.encoding)
+        msg.header.stamp = captured.to_msg()
+        msg.header.frame_id = (frame_id_with_seq(self.camera.frame_id, self.seq) if self.camera.seq_in_frame_id
+                               else self.camera.frame_id)
+        self.publisher.publish(msg)
+        self.seq += 1
+        self.diagnostics.count("frames")
+        self.diagnostics.set(message="publishing", seq=self.seq)
+        if self.camera.max_frames and self.seq >= self.camera.max_frames:
+            self.get_logger().info(f"published max_frames={self.camera.max_frames} frames")
+            self.finish()
+
+    def finish(self) -> None:
+        self.timer.cancel()
+        self.source.close()
+        self.diagnostics.set(level=Diagnostics.OK, message="finished")
+        self.done.set_result(self.seq)
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    return run(CameraNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""scissor_edge: the edge-side ROS 2 node (tail inference, results, annotated images)."""
