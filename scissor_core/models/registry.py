@@ -138,6 +138,17 @@ class VisionModel:
         g = torch.Generator().manual_seed(seed)
         return self.image_to_input(torch.rand((1, 3, self.input_size, self.input_size), generator=g))
 
+    @torch.inference_mode()
+    def warm_up(self) -> None:
+        """Run one forward pass in the calling thread before serving frames from it.
+
+        The first torch call in a new thread can differ from later ones in the
+        lowest bits (seen with oneDNN convolutions on CPU); after one forward
+        pass every split is bit-identical to the unsplit forward again. Workers
+        and nodes call this in the thread that will run the model.
+        """
+        self.module(self.example_input())
+
     def image_to_input(self, image: torch.Tensor) -> torch.Tensor:
         """RGB image in [0, 1] (1,3,S,S) -> network input (ImageNet-normalised for classifiers)."""
         if self.task == "detection":

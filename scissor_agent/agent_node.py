@@ -1,0 +1,110 @@
+"""agent_node: serves the split policy — one SplitDecision per QueueState — and can learn online.
+
+Serves ``agent.policy``: ``a2c`` (the trained policy file, by default
+``config/policies/MODEL.pt``) or any baseline by name, over the same profile the
+device uses. With ``agent.learn_online`` the A2C policy keeps learning from
+``scissor/frame_outcome`` while it serves, and saves checkpoints to
+``agent.checkpoint_file`` (every ``agent.checkpoint_every`` outcomes, and at
+shutdown). A QueueState whose candidates differ from the policy's is answered
+with the device's own fallback: the agent stays silent and logs why.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rclpy.node import Node
+
+from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run, subscription
+from scissor_core.outcome import FrameOutcome
+from scissor_core.policies.a2c import A2CPolicy
+from scissor_core.policies.serving import A2C, default_profile_path, serve_policy
+from scissor_core.profile import ModelProfile
+from scissor_core.queues import ObservedState
+from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
+from scissor_msgs.msg import QueueState, SplitDecision
+
+
+def observed_state(msg: QueueState, now: float) -> ObservedState:
+    """The core state a policy decides on, from the device's QueueState."""
+    return ObservedState(msg.seq, now, msg.local_queue, msg.offload_queue, msg.bandwidth_estimate,
+                         msg.pending_work, msg.pending_bytes, msg.device_backlog, msg.inflight_bytes,
+                         msg.offload_bytes)
+
+
+def outcome_from_message(msg: FrameOutcomeMsg) -> FrameOutcome:
+    capture = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return FrameOutcome(msg.seq, capture, msg.model, msg.split, msg.codec, msg.policy, msg.completed,
+                        msg.drop_reason, msg.drop_place, msg.fallback_decision, msg.bytes_sent, msg.local_wait,
+                        msg.local_compute, msg.offload_wait, msg.transmit, msg.edge_compute, msg.total_delay,
+                        msg.reward)
+
+
+class AgentNode(Node):
+    """Answers every QueueState with a SplitDecision from the configured policy."""
+
+    def __init__(self) -> None:
+        super().__init__("agent_node")
+        self.config = config = declare_config(self, {
+            "model": ["name"], "codec": None, "reward": None, "agent": None, "device": ["profile"],
+            "camera": ["interval"], "ros": ["diagnostics_period"]})
+        profile_path = default_profile_path(config, config.model.name)
+        self.profile = ModelProfile.load(profile_path)
+        learn = config.agent.learn_online and config.agent.policy == A2C
+        self.policy = serve_policy(config, self.profile, config.agent.policy, training=learn)
+        self.learning = learn
+        self.outcomes_seen = 0
+        self.candidates = list(self.policy.costs.splits)
+        self.decision_publisher = publisher(self, SplitDecision, "scissor/split_decision")
+        subscription(self, QueueState, "scissor/queue_state", self.on_queue_state)
+        if learn:
+            subscription(self, FrameOutcomeMsg, "scissor/frame_outcome", self.on_outcome)
+        self.diagnostics = Diagnostics(self, config.ros.diagnostics_period)
+        self.diagnostics.set(message="serving", policy=self.policy.name, profile=str(profile_path),
+                             learning=learn)
+        self.get_logger().info(f"serving {self.policy.name} for {self.profile.model} over splits "
+                               f"{', '.join(self.candidates)}" + (" (learning online)" if learn else ""))
+
+    def on_queue_state(self, msg: QueueState) -> None:
+        if list(msg.candidates) != self.candidates:
+            self.get_logger().warning(
+                f"frame {msg.seq}: device offers splits {list(msg.candidates)}, policy knows {self.candidates}: "
+                "not answering (the device's fallback decides)", throttle_duration_sec=10.0)
+            self.diagnostics.count("refused")
+            return
+        start = time.perf_counter()
+        split = self.policy.decide(observed_state(msg, time.monotonic()))
+        decide_s = time.perf_counter() - start
+        decision = SplitDecision(seq=msg.seq, split=split, policy=self.policy.name, candidates=self.candidates,
+                                 probabilities=list(self.policy.last_probabilities or ()), fallback=False)
+        decision.header.stamp = self.get_clock().now().to_msg()
+        decision.header.frame_id = msg.header.frame_id
+        self.decision_publisher.publish(decision)
+        self.diagnostics.count("decisions")
+        self.diagnostics.set(last_split=split, decide_us=f"{decide_s * 1e6:.1f}")
+
+    def on_outcome(self, msg: FrameOutcomeMsg) -> None:
+        """Online learning: the outcome's reward completes a transition of the A2C policy."""
+        self.policy.observe(outcome_from_message(msg))
+        self.outcomes_seen += 1
+        every = self.config.agent.checkpoint_every
+        if every and self.outcomes_seen % every == 0:
+            self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        assert isinstance(self.policy, A2CPolicy)
+        path = self.policy.save(self.config.resolve_path(self.config.agent.checkpoint_file))
+        self.get_logger().info(f"saved the online policy after {self.outcomes_seen} outcomes to {path}")
+
+    def destroy_node(self) -> None:
+        if self.learning:
+            self.save_checkpoint()
+        super().destroy_node()
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    return run(AgentNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""``scissor testbed``: run the live testbed for a bounded time and summarise it.
+
+Starts the nodes of :func:`scissor_bringup.testbed.describe_testbed` with the
+rclpy-only :class:`~scissor_bringup.launcher.Launcher` (the same description
+``launch/testbed.launch.py`` uses), stops them after ``duration`` seconds (or on
+Ctrl-C) with SIGINT so the device writes the outcome of every frame still in
+flight, then reads the device's outcome log and writes, under ``output``:
+``outcomes.csv`` (one FrameOutcome per frame), ``summary.md`` (the tables
+printed) and ``delay.png`` (delay and split over time).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scissor_bringup.launcher import Launcher
+from scissor_bringup.testbed import describe_testbed
+from scissor_core.metrics import RunMetrics, format_table, per_split, plot_run
+from scissor_core.outcome import FrameOutcome, read_csv
+
+
+@dataclass
+class TestbedRun:
+    """What a bounded testbed run produced."""
+
+    outcomes: list[FrameOutcome]
+    exit_codes: dict[str, int]
+    peak_rss: dict[str, int]
+    summary: str
+    output: Path
+
+
+def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss: dict[str, int],
+              title: str) -> str:
+    """Markdown summary: overall metrics, drops by reason, per split, node exit codes and memory."""
+    seqs = [o.seq for o in outcomes]
+    lines = [f"# {title}", "",
+             f"frames read by the device: {len(outcomes)}; outcomes recorded: {len(outcomes)}; "
+             f"duplicates: {len(seqs) - len(set(seqs))}; fallback decisions: "
+             f"{sum(o.fallback_decision for o in outcomes)}", ""]
+    if outcomes:
+        lines += [format_table({"testbed": RunMetrics.of(outcomes)}), "", "by split:", "",
+                  format_table(per_split(outcomes), label="split"), ""]
+        drops: dict[str, int] = {}
+        for o in outcomes:
+            if not o.completed:
+                drops[o.drop_reason] = drops.get(o.drop_reason, 0) + 1
+        lines += ["drops by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"), ""]
+    lines += ["| node | exit code | peak RSS MB |", "|---|---:|---:|"]
+    lines += [f"| {name} | {code} | {peak_rss.get(name, 0) / 1e6:.0f} |" for name, code in exit_codes.items()]
+    return "\n".join(lines)
+
+
+def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
+                policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
+                grace: float = 20.0) -> TestbedRun:
+    """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise."""
+    output = output.resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    log_path = output / "outcomes.csv"
+    if log_path.exists():
+        log_path.unlink()
+    overrides: dict[str, dict] = {"device_node": {"device.outcome_log": str(log_path)}}
+    if policy:
+        overrides["agent_node"] = {"agent.policy": policy}
+    if max_frames:
+        overrides["camera_node"] = {"camera.max_frames": max_frames}
+    for node, params in (extra or {}).items():
+        overrides.setdefault(node, {}).update(params)
+    specs = describe_testbed(config_file, namespace, overrides=overrides)
+    launcher = Launcher(specs, grace=grace)
+    codes = launcher.run(duration=duration)
+    peak = {n.spec.name: n.peak_rss for n in launcher.nodes}
+    outcomes = read_csv(log_path) if log_path.exists() else []
+    title = f"testbed run: {duration:g} s, config {config_file}" + (f", policy {policy}" if policy else "")
+    summary = summarise(outcomes, codes, peak, title)
+    (output / "summary.md").write_text(summary + "\n")
+    if outcomes:
+        plot_run(outcomes, output / "delay.png", title, sorted({o.split for o in outcomes}))
+    return TestbedRun(outcomes, codes, peak, summary, output)
+

@@ -1,0 +1,300 @@
+"""The live device, without ROS: decisions with a deadline, local compute, a shaped link, results.
+
+``DeviceRuntime`` is what ``device_node`` adapts to topics. It owns the same
+:class:`~scissor_core.queues.DeviceQueues` the simulator runs, so drop rules and
+the one-outcome-per-frame invariant come from one place, and adds what only the
+live system has:
+
+- **decisions** arrive asynchronously from the agent; a frame whose decision
+  has not arrived within ``decision_deadline`` is decided by the device's own
+  fallback policy (the outcome records ``fallback_decision``);
+- a **compute worker** thread runs the device part of the real model on the
+  frame (torch), then sleeps ``(slowdown - 1) x`` the measured time to emulate
+  a slower device;
+- a **link worker** thread encodes the crossing tensors with the wire codec and
+  holds them until an application-level :class:`LinkShaper` says they have
+  crossed a link following the bandwidth trace, then hands them to ``send``;
+  ``b_hat`` is estimated from these transmissions, as in the simulator;
+- **results**: a frame sent to the edge completes when its result arrives; one
+  that gets no result within ``edge_timeout`` is dropped as ``edge_lost``;
+  duplicate and late results are counted and ignored;
+- **stop** gives every frame still in the pipeline its outcome (``shutdown``).
+
+Every method that takes no ``now`` reads ``clock`` (``time.monotonic``): total
+delay is measured on the device's clock, and only durations leave the device.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from scissor_core.codec import CodecSpec
+from scissor_core.graph import INPUT
+from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY, VisionModel
+from scissor_core.outcome import DropPlace, DropReason, FrameOutcome, Reward
+from scissor_core.policies.base import Policy, SplitCosts
+from scissor_core.queues import DeviceQueues, Job, ObservedState
+from scissor_core.traces import BandwidthEstimator, Trace
+
+log = logging.getLogger(__name__)
+
+
+class LinkShaper:
+    """Application-level link emulation: when ``nbytes`` sent at ``start`` have crossed a link that
+    follows ``trace`` (trace time 0 = ``origin`` on the device clock). One transmission at a time."""
+
+    def __init__(self, trace: Trace, origin: float) -> None:
+        self.trace = trace
+        self.origin = origin
+
+    def finish_time(self, start: float, nbytes: int) -> float:
+        return self.origin + self.trace.transmit_finish_time(start - self.origin, nbytes)
+
+
+@dataclass
+class _Frame:
+    """The data of a frame in the pipeline (jobs only carry estimates)."""
+
+    x: torch.Tensor
+    meta: Any
+    tensors: dict[str, torch.Tensor] | None = None
+
+
+@dataclass
+class DeviceStats:
+    """Counters for diagnostics and the summary."""
+
+    frames: int = 0
+    agent_decisions: int = 0
+    fallback_decisions: int = 0
+    late_decisions: int = 0
+    invalid_decisions: int = 0
+    results: int = 0
+    duplicate_or_late_results: int = 0
+    edge_errors: int = 0
+    bytes_sent: int = 0
+    split_counts: dict[str, int] = field(default_factory=dict)
+
+
+class DeviceRuntime:
+    """One device's live pipeline (thread-safe; ``start`` the workers, ``stop`` to flush)."""
+
+    def __init__(self, model: VisionModel, costs: SplitCosts, fallback: Policy, *, codec: CodecSpec,
+                 trace: Trace, timeout: float, local_max: int, offload_max: int, reward: Reward,
+                 decision_deadline: float, edge_timeout: float, slowdown: float = 1.0,
+                 initial_bandwidth: float = 5e6, estimator_window: int = 5,
+                 emit: Callable[[FrameOutcome], None], send: Callable[[Job, bytes], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if codec.label != costs.codec:
+            raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
+        self.model, self.costs, self.fallback, self.codec = model, costs, fallback, codec
+        self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
+        self.clock, self.send, self._emit_outcome = clock, send, emit
+        self.shaper = LinkShaper(trace, clock())
+        self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
+        self.queues = DeviceQueues(model.name, timeout, local_max, offload_max, reward, self._emit)
+        self.stats = DeviceStats()
+        self._index = {s: i for i, s in enumerate(costs.splits)}
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._frames: dict[int, _Frame] = {}
+        self._undecided: dict[int, tuple[float, _Frame, ObservedState]] = {}
+        self._awaiting: dict[int, tuple[Job, float]] = {}
+        self._workers = [threading.Thread(target=self._compute_loop, name="device-compute", daemon=True),
+                         threading.Thread(target=self._link_loop, name="device-link", daemon=True)]
+
+    # ---------------------------------------------------------------- life
+    def start(self) -> None:
+        for w in self._workers:
+            w.start()
+
+    def stop(self, join_timeout: float = 30.0) -> None:
+        """Stop the workers and give every frame still in the pipeline its outcome."""
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        for w in self._workers:
+            if w.is_alive():
+                w.join(join_timeout)
+        with self._cv:
+            now = self.clock()
+            for seq, (arrival, frame, _) in list(self._undecided.items()):
+                del self._undecided[seq]
+                self.queues.fail(self._job(seq, arrival, "", "", False), now, DropReason.SHUTDOWN, DropPlace.LOCAL)
+            self.queues.drain(now, DropReason.SHUTDOWN)
+            for seq, (job, _) in list(self._awaiting.items()):
+                del self._awaiting[seq]
+                self.queues.fail(job, now, DropReason.SHUTDOWN, DropPlace.EDGE, job.nbytes)
+
+    @property
+    def in_flight(self) -> int:
+        """Frames read that have no outcome yet."""
+        with self._cv:
+            return len(self._undecided) + len(self._frames) + len(self._awaiting)
+
+    # ------------------------------------------------------------ decisions
+    def on_frame(self, seq: int, frame_bgr) -> ObservedState:
+        """A camera frame arrives: preprocess it and return the state its decision is made on."""
+        arrival = self.clock()
+        x, meta = self.model.preprocess(frame_bgr)
+        with self._cv:
+            self.stats.frames += 1
+            state = self.queues.observe(arrival, seq, self.estimator.estimate)
+            self._undecided[seq] = (arrival, _Frame(x, meta), state)
+        return state
+
+    def on_decision(self, seq: int, split: str, policy: str) -> bool:
+        """The agent's split for frame ``seq``; False when it came too late (the fallback decided)."""
+        with self._cv:
+            if seq not in self._undecided:
+                self.stats.late_decisions += 1
+                return False
+            if split not in self._index:
+                self.stats.invalid_decisions += 1
+                log.warning("frame %d: agent chose %r, not a candidate %s: falling back", seq, split,
+                            list(self.costs.splits))
+                self._decide_with_fallback(seq)
+                return True
+            self.stats.agent_decisions += 1
+            self._admit(seq, split, policy, fallback=False)
+            return True
+
+    def decide_with_fallback(self, seq: int) -> str:
+        """Decide frame ``seq`` now with the device's own policy (no agent, or the deadline passed)."""
+        with self._cv:
+            return self._decide_with_fallback(seq)
+
+    def _decide_with_fallback(self, seq: int) -> str:
+        state = self._undecided[seq][2]
+        split = self.fallback.decide(state)
+        self.stats.fallback_decisions += 1
+        self._admit(seq, split, self.fallback.name, fallback=True)
+        return split
+
+    def _job(self, seq: int, arrival: float, split: str, policy: str, fallback: bool) -> Job:
+        i = self._index.get(split)
+        local, edge, nbytes = (0.0, 0.0, 0) if i is None else (self.costs.local[i], self.costs.edge[i],
+                                                              self.costs.nbytes[i])
+        return Job(seq, arrival, split, self.codec.label, policy, fallback, local, edge, nbytes,
+                   split != EDGE_ONLY, split != DEVICE_ONLY)
+
+    def _admit(self, seq: int, split: str, policy: str, fallback: bool) -> None:
+        arrival, frame, _ = self._undecided.pop(seq)
+        self.stats.split_counts[split] = self.stats.split_counts.get(split, 0) + 1
+        if split == EDGE_ONLY:
+            frame.tensors = {INPUT: frame.x}
+        self._frames[seq] = frame
+        self.queues.admit(self._job(seq, arrival, split, policy, fallback), self.clock())
+        self._cv.notify_all()
+
+    # -------------------------------------------------------------- results
+    def on_result(self, seq: int, edge_compute: float, error: str = "") -> bool:
+        """The edge's result for frame ``seq``; False for a duplicate or late one (ignored)."""
+        with self._cv:
+            entry = self._awaiting.pop(seq, None)
+            if entry is None:
+                self.stats.duplicate_or_late_results += 1
+                return False
+            job, _ = entry
+            now = self.clock()
+            if error:
+                self.stats.edge_errors += 1
+                self.queues.fail(job, now, DropReason.DECODE_ERROR, DropPlace.EDGE, job.nbytes)
+            else:
+                self.stats.results += 1
+                self.queues.complete(job, now, edge_compute)
+            return True
+
+    def poll(self) -> None:
+        """Periodic housekeeping: fallback for overdue decisions, queue timeouts, lost results."""
+        with self._cv:
+            now = self.clock()
+            for seq, (arrival, _, _) in list(self._undecided.items()):
+                if now - arrival >= self.decision_deadline:
+                    self._decide_with_fallback(seq)
+            self.queues.expire(now)
+            for seq, (job, deadline) in list(self._awaiting.items()):
+                if now >= deadline:
+                    del self._awaiting[seq]
+                    self.queues.fail(job, now, DropReason.EDGE_LOST, DropPlace.EDGE, job.nbytes)
+            self._cv.notify_all()
+
+    def _emit(self, outcome: FrameOutcome) -> None:
+        self._frames.pop(outcome.seq, None)
+        self.fallback.observe(outcome)
+        self._emit_outcome(outcome)
+
+    # -------------------------------------------------------------- workers
+    def _next(self, busy: Callable[[], bool], waiting: Callable[[], bool], start: Callable[[float], Job | None]
+              ) -> tuple[Job, _Frame] | None:
+        """Block until a job can start (None when stopping)."""
+        with self._cv:
+            while True:
+                if self._stop.is_set():
+                    return None
+                if not busy() and waiting():
+                    job = start(self.clock())
+                    if job is not None:
+                        return job, self._frames[job.seq]
+                self._cv.wait(0.05)
+
+    def _compute_loop(self) -> None:
+        q = self.queues
+        self.model.warm_up()
+        while (item := self._next(lambda: q.computing is not None, lambda: bool(q.local), q.start_compute)):
+            job, frame = item
+            try:
+                begin = time.perf_counter()
+                frame.tensors = self.model.splitter.run_device(frame.x, job.split)
+                if job.split == DEVICE_ONLY:  # the result is consumed on the device
+                    self.model.postprocess(next(iter(frame.tensors.values())), frame.meta)
+                extra = (self.slowdown - 1.0) * (time.perf_counter() - begin)
+                if extra > 0:
+                    self._stop.wait(extra)
+                failed = None
+            except Exception as exc:  # noqa: BLE001 -- any failure of the model is this frame's outcome
+                failed = exc
+            with self._cv:
+                if q.computing is not job:  # drained by stop() meanwhile
+                    continue
+                if failed is not None:
+                    log.error("frame %d: device part of split %s failed: %r", job.seq, job.split, failed)
+                    q.abort_compute(self.clock(), DropReason.LOCAL_ERROR)
+                else:
+                    q.finish_compute(self.clock())
+                self._cv.notify_all()
+
+    def _link_loop(self) -> None:
+        q = self.queues
+        while (item := self._next(lambda: q.transmitting is not None, lambda: bool(q.offload), q.start_transmit)):
+            job, frame = item
+            try:
+                blob = self.model.encode_split(job.split, frame.tensors, self.codec)
+            except Exception as exc:  # noqa: BLE001 -- a frame the codec cannot encode is dropped, not fatal
+                log.error("frame %d: cannot encode split %s: %r", job.seq, job.split, exc)
+                with self._cv:
+                    if q.transmitting is job:
+                        q.abort_transmit(self.clock(), DropReason.LOCAL_ERROR)
+                continue
+            job.nbytes = len(blob)
+            delay = self.shaper.finish_time(job.started, len(blob)) - self.clock()
+            if delay > 0 and self._stop.wait(delay):
+                continue  # stopping: stop() drains the transmission
+            self.send(job, blob)
+            with self._cv:
+                if q.transmitting is not job:
+                    continue
+                now = self.clock()
+                q.finish_transmit(now)
+                self.estimator.add(job.nbytes, job.transmit)
+                self.stats.bytes_sent += job.nbytes
+                self._frames.pop(job.seq, None)
+                self._awaiting[job.seq] = (job, now + self.edge_timeout)
+                self._cv.notify_all()
+

@@ -1,0 +1,166 @@
+"""The live device pipeline without ROS: real model, real threads, an in-process edge."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+import torch
+
+from scissor_core.codec import CodecSpec
+from scissor_core.device import DeviceRuntime, LinkShaper
+from scissor_core.models.registry import load_model
+from scissor_core.outcome import Reward
+from scissor_core.policies.base import SplitCosts
+from scissor_core.policies.baselines import FixedSplit
+from scissor_core.scene import TrafficScene
+from scissor_core.traces import parse_trace
+
+from conftest import small_config
+
+
+@pytest.fixture(scope="module")
+def alexnet():
+    return load_model(small_config("alexnet"))
+
+
+def costs_for(model) -> SplitCosts:
+    n = len(model.candidates)
+    return SplitCosts(model.name, "raw", tuple(model.candidates), tuple(0.01 * i for i in range(n)),
+                      tuple(0.01 * (n - i) for i in range(n)), tuple(10_000 for _ in range(n)))
+
+
+class Edge:
+    """Finishes every frame the device sends in one worker thread (optionally losing some), like edge_node."""
+
+    def __init__(self, model, lose=lambda seq: False):
+        self.model, self.lose = model, lose
+        self.outputs: dict[int, torch.Tensor] = {}
+        self.runtime: DeviceRuntime | None = None
+        self.inbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def send(self, job, blob):
+        if not self.lose(job.seq):
+            self.inbox.put((job.seq, job.split, blob))
+
+    def _serve(self):
+        self.model.warm_up()
+        while True:
+            seq, split, blob = self.inbox.get()
+            self.outputs[seq] = self.model.splitter.run_edge(self.model.decode_split(split, blob), split)
+            self.runtime.on_result(seq, 0.001)
+
+
+def make_runtime(model, edge, outcomes, split_policy="conv3", **overrides):
+    costs = costs_for(model)
+    settings = dict(codec=CodecSpec(), trace=parse_trace("const:50MB"), timeout=5.0, local_max=30, offload_max=30,
+                    reward=Reward(), decision_deadline=0.05, edge_timeout=2.0, emit=outcomes.append,
+                    send=edge.send)
+    settings.update(overrides)
+    runtime = DeviceRuntime(model, costs, FixedSplit(costs, split_policy), **settings)
+    edge.runtime = runtime
+    return runtime
+
+
+def wait_for(predicate, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not predicate():
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_every_split_completes_with_the_unsplit_result(alexnet):
+    outcomes, edge = [], Edge(alexnet)
+    runtime = make_runtime(alexnet, edge, outcomes)
+    runtime.start()
+    scene = TrafficScene(seed=1)
+    frames = {}
+    for seq, split in enumerate(alexnet.candidates):
+        frames[seq] = scene.frame(seq)
+        runtime.on_frame(seq, frames[seq])
+        assert runtime.on_decision(seq, split, "test")
+        runtime.poll()
+    assert wait_for(lambda: len(outcomes) == len(alexnet.candidates))
+    runtime.stop()
+    assert sorted(o.seq for o in outcomes) == list(range(len(alexnet.candidates)))
+    assert all(o.completed and o.policy == "test" and not o.fallback_decision for o in outcomes)
+    for seq, split in enumerate(alexnet.candidates):
+        if split == "last":
+            assert seq not in edge.outputs
+            continue
+        x, _ = alexnet.preprocess(frames[seq])
+        with torch.inference_mode():
+            assert torch.equal(edge.outputs[seq], alexnet.module(x)), split
+
+
+def test_missing_decisions_fall_back_and_are_recorded(alexnet):
+    outcomes, edge = [], Edge(alexnet)
+    runtime = make_runtime(alexnet, edge, outcomes, decision_deadline=0.02)
+    runtime.start()
+    for seq in range(3):
+        runtime.on_frame(seq, TrafficScene(seed=2).frame(seq))
+    time.sleep(0.05)
+    runtime.poll()
+    assert not runtime.on_decision(0, "conv1", "late agent")  # the fallback already decided
+    assert wait_for(lambda: len(outcomes) == 3)
+    runtime.stop()
+    assert all(o.fallback_decision and o.split == "conv3" and o.policy == "fixed-conv3" for o in outcomes)
+    assert runtime.stats.late_decisions == 1 and runtime.stats.fallback_decisions == 3
+
+
+def test_lost_results_are_dropped_as_edge_lost_and_duplicates_ignored(alexnet):
+    outcomes, edge = [], Edge(alexnet, lose=lambda seq: seq == 1)
+    runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.3)
+    runtime.start()
+    for seq in range(3):
+        runtime.on_frame(seq, TrafficScene(seed=3).frame(seq))
+        runtime.on_decision(seq, "conv5", "test")
+    assert wait_for(lambda: len(outcomes) == 2)
+    time.sleep(0.35)
+    runtime.poll()
+    assert wait_for(lambda: len(outcomes) == 3)
+    assert not runtime.on_result(0, 0.001)  # a duplicate of a completed frame
+    runtime.stop()
+    by_seq = {o.seq: o for o in outcomes}
+    assert by_seq[1].drop_reason == "edge_lost" and by_seq[1].drop_place == "edge" and by_seq[1].bytes_sent > 0
+    assert by_seq[0].completed and by_seq[2].completed and len(outcomes) == 3
+
+
+def test_stop_gives_every_frame_in_the_pipeline_an_outcome(alexnet):
+    outcomes, edge = [], Edge(alexnet, lose=lambda seq: True)
+    runtime = make_runtime(alexnet, edge, outcomes, trace=parse_trace("const:20kB"), decision_deadline=10.0)
+    runtime.start()
+    for seq in range(6):
+        runtime.on_frame(seq, TrafficScene(seed=4).frame(seq))
+        if seq < 5:
+            runtime.on_decision(seq, "0" if seq % 2 else "conv2", "test")
+    time.sleep(0.3)
+    runtime.stop()
+    assert sorted(o.seq for o in outcomes) == list(range(6))
+    assert {o.drop_reason for o in outcomes} == {"shutdown"}
+    assert runtime.in_flight == 0
+
+
+def test_shaper_follows_the_trace():
+    shaper = LinkShaper(parse_trace("const:1MB"), origin=100.0)
+    assert shaper.finish_time(101.0, 500_000) == pytest.approx(101.5)
+
+
+def test_slow_link_paces_transmissions(alexnet):
+    """At 2 MB/s, four 0.6 MB raw frames take about 1.2 s to cross."""
+    outcomes, edge = [], Edge(alexnet)
+    runtime = make_runtime(alexnet, edge, outcomes, trace=parse_trace("const:2MB"))
+    runtime.start()
+    start = time.monotonic()
+    for seq in range(4):
+        runtime.on_frame(seq, TrafficScene(seed=5).frame(seq))
+        runtime.on_decision(seq, "0", "test")
+    assert wait_for(lambda: len(outcomes) == 4)
+    elapsed = time.monotonic() - start
+    runtime.stop()
+    sent = sum(o.bytes_sent for o in outcomes)
+    assert sent > 4 * 600_000
+    assert elapsed >= sent / 2e6 * 0.95
+    assert runtime.estimator.estimate == pytest.approx(2e6, rel=0.05)

@@ -1,0 +1,136 @@
+"""The live testbed end to end: real camera, device, edge and agent processes over DDS on loopback."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+import yaml
+
+from ros_graph import graph_node, ros_env, unique_domain_id
+from scissor_bringup.launcher import Launcher
+from scissor_bringup.testbed import describe_testbed
+from scissor_core.config import load_config
+from scissor_core.models.classification import topk
+from scissor_core.models.registry import load_model
+from scissor_core.outcome import read_csv
+from scissor_core.scene import TrafficScene
+from scissor_msgs.msg import InferenceResult, QueueState
+
+CAMERA_SEED = 5
+
+
+def write_config(tmp_path, **sections) -> str:
+    """A testbed config for AlexNet: a fast camera of a known seed, the outcome log in tmp_path."""
+    data = {"model": {"name": "alexnet"}, "camera": {"interval": 0.12, "seed": CAMERA_SEED},
+            "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
+    for section, body in sections.items():
+        data.setdefault(section, {}).update(body)
+    path = tmp_path / "testbed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.fixture
+def domain(monkeypatch):
+    domain_id = unique_domain_id()
+    for key, value in ros_env(domain_id).items():
+        monkeypatch.setenv(key, value)
+    return domain_id
+
+
+def run_nodes(config_file, nodes, duration, overrides=None, stop_when=None):
+    launcher = Launcher(describe_testbed(config_file, nodes=nodes, overrides=overrides or {}), grace=20,
+                        output=io.StringIO())
+    codes = launcher.run(duration=duration, until=stop_when)
+    return codes, launcher.output.getvalue()
+
+
+def assert_one_outcome_per_frame_read(outcomes, output):
+    seqs = [o.seq for o in outcomes]
+    assert len(seqs) == len(set(seqs)), "a frame has two outcomes"
+    # The device reads from some frame on (once edge and agent are up); from then on every frame the
+    # camera published on loopback was read, and each has exactly one outcome.
+    assert sorted(seqs) == list(range(min(seqs), max(seqs) + 1))
+    assert f"read {len(seqs)} frames, recorded {len(seqs)} outcomes" in output
+
+
+def test_every_split_through_the_testbed_equals_the_local_result(tmp_path, domain):
+    config_file = write_config(tmp_path, camera={"max_frames": 60}, agent={"policy": "round-robin"})
+    model = load_model(load_config(config_file))
+    results: dict[int, InferenceResult] = {}
+    with graph_node("testbed_results", domain) as t:
+        t.node.create_subscription(InferenceResult, "scissor/result", lambda m: results.setdefault(m.seq, m), 100)
+        stop = threading.Event()
+        spinner = threading.Thread(target=lambda: [t.executor.spin_once(timeout_sec=0.05)
+                                                   for _ in iter(stop.is_set, True)], daemon=True)
+        spinner.start()
+        log = tmp_path / "outcomes.csv"
+        codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node", "agent_node"), 90,
+                                  stop_when=lambda: log.exists() and log.read_text().count("\n") > 45)
+        stop.set()
+        spinner.join()
+    assert all(code in (0, -2) for code in codes.values()), (codes, output[-3000:])
+    outcomes = read_csv(log)
+    assert_one_outcome_per_frame_read(outcomes, output)
+    completed = [o for o in outcomes if o.completed]
+    assert {o.split for o in completed} == set(model.candidates), output[-2000:]
+    scene = TrafficScene(seed=CAMERA_SEED)
+    model.warm_up()
+    checked, mismatches = 0, []
+    for o in completed:
+        if o.split == "last":
+            continue
+        result = results[o.seq]
+        assert result.error == "" and result.split == o.split
+        x, _ = model.preprocess(scene.frame(o.seq))
+        with torch.inference_mode():
+            local = topk(model.module(x), len(result.topk_classes))
+        # InferenceResult carries float32 scores: compare with the local scores rounded the same way.
+        if (list(result.topk_classes) != list(local.class_ids)
+                or list(result.topk_scores) != [float(torch.tensor(s, dtype=torch.float32)) for s in local.scores]):
+            mismatches.append((o.seq, o.split, list(result.topk_classes), list(local.class_ids)))
+        checked += 1
+    assert not mismatches, mismatches
+    assert checked >= 20
+
+
+def test_a_silent_agent_times_out_and_the_fallback_decision_is_recorded(tmp_path, domain):
+    config_file = write_config(tmp_path, camera={"max_frames": 80},
+                               device={"decision_deadline": 0.05, "fallback_policy": "fixed:conv4"})
+    log = tmp_path / "outcomes.csv"
+    with graph_node("silent_agent", domain) as t:  # listens to queue_state, never answers
+        t.node.create_subscription(QueueState, "scissor/queue_state", lambda m: None, 10)
+        codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node"), 45,
+                                  stop_when=lambda: log.exists() and log.read_text().count("\n") > 15)
+    outcomes = read_csv(log)
+    assert outcomes and all(o.fallback_decision and o.policy == "fixed-conv4" for o in outcomes), output[-2000:]
+    assert all(o.completed for o in outcomes[:-3])
+    assert_one_outcome_per_frame_read(outcomes, output)
+
+
+def test_sigterm_to_the_device_leaves_a_complete_outcome_log(tmp_path, domain):
+    config_file = write_config(tmp_path, agent={"policy": "fixed:0"}, link={"trace": "const:1MB"})
+    log = tmp_path / "outcomes.csv"
+    launcher = Launcher(describe_testbed(config_file), grace=20, output=io.StringIO())
+    device = {}
+
+    def terminate_device_after_some_outcomes() -> bool:
+        if not device and log.exists() and log.read_text().count("\n") > 8:
+            node = next(n for n in launcher.nodes if n.spec.name == "device")
+            os.killpg(node.process.pid, signal.SIGTERM)
+            device["at"] = time.monotonic()
+        return bool(device) and next(n for n in launcher.nodes if n.spec.name == "device").process.poll() is not None
+
+    codes = launcher.run(duration=90, until=terminate_device_after_some_outcomes)
+    output = launcher.output.getvalue()
+    assert device, output[-2000:]
+    outcomes = read_csv(log)
+    assert_one_outcome_per_frame_read(outcomes, output)
+    # 0.6 MB frames on a 1 MB/s link pile up: frames were still queued or in flight when it stopped.
+    assert any(o.drop_reason in ("shutdown", "offload_timeout") for o in outcomes)
+    assert codes["device"] in (0, -15), output[-2000:]
