@@ -1,7 +1,7 @@
 # scissor: build and test entry points.
 #
 #   make test      set up .venv (pinned deps, scissor_bringup, scissor_msgs) and run the test suite
-#   make testbed   set up .venv and run the offline demo (verify + profile of the default model, yolov3)
+#   make testbed   set up .venv and run the live testbed on its embedded defaults (TESTBED_SECONDS=60), then a summary
 #
 # Housekeeping: `make clean` removes colcon's build/ install/ log/ (keeps .venv);
 # `make distclean` removes .venv too.
@@ -26,6 +26,7 @@ PYTHON ?= python3
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+TESTBED_SECONDS ?= 60
 
 MSG_FILES := $(sort $(wildcard $(ROOT)/scissor_msgs/msg/*.msg))
 
@@ -37,7 +38,7 @@ STAMP_MSGS := $(VENV)/.scissor-msgs.stamp
 
 help:
 	@echo "make test     set up .venv and run the test suite (pytest; -m slow for long runs)"
-	@echo "make testbed  set up .venv and run the offline demo (scissor verify + profile of the default model)"
+	@echo "make testbed  set up .venv and run the live testbed for TESTBED_SECONDS (60) s, then print its summary"
 
 install: $(STAMP_REQS) $(STAMP_BRINGUP) $(STAMP_MSGS)
 
@@ -84,7 +85,7 @@ test: install
 	  exit $$rc
 
 testbed: install
-	cd $(ROOT) && $(VENV)/bin/scissor verify && $(VENV)/bin/scissor profile --runs 3 --warmup 1
+	cd $(ROOT) && $(VENV)/bin/scissor testbed --duration $(TESTBED_SECONDS)
 
 clean:
 	rm -rf $(ROOT)/build $(ROOT)/install $(ROOT)/log

@@ -387,6 +387,29 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_testbed(args: argparse.Namespace) -> int:
+    import os
+
+    from scissor_bringup.bench_live import bench_config, bench_testbed
+
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    config_file = bench_config(str(args.config), model={"name": args.model or "alexnet"},
+                               camera={"interval": args.interval})
+    print(bench_testbed(config_file, args.duration, args.policy, args.output))
+    return 0
+
+
+def cmd_bench_agent(args: argparse.Namespace) -> int:
+    import os
+
+    from scissor_bringup.bench_live import bench_agent
+
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    _config(args)
+    print(bench_agent(str(args.config), args.messages, args.rate))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scissor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -445,6 +468,27 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(default: profile.codecs of the config)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_bench_codec)
+
+    p = bench_sub.add_parser("testbed", help="live testbed: measured delay over the ideal (compute + bytes/rate)",
+                             description="Run the live testbed at a light load (queues stay empty) and compare "
+                                         "each completed frame's total delay with local compute + bytes / link "
+                                         "rate + edge compute; prints the median overhead per split (goal <= 5%).")
+    p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model (default alexnet)")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="base YAML configuration")
+    p.add_argument("--duration", type=float, default=40.0, help="seconds of testbed (default 40)")
+    p.add_argument("--interval", type=float, default=0.5, help="camera interval in s (default 0.5: no queueing)")
+    p.add_argument("--policy", default="round-robin", help="policy the agent serves (default round-robin)")
+    p.add_argument("--output", type=Path, default=Path("results/bench-testbed"), help="output folder")
+    p.set_defaults(func=cmd_bench_testbed, verbose=False)
+
+    p = bench_sub.add_parser("agent", help="agent decision latency over DDS and the policy's forward pass",
+                             description="Start agent_node, publish QueueState messages from this process and "
+                                         "time each SplitDecision's return (p50/p99, goal p99 <= 2 ms), and time "
+                                         "the policy's decide() in-process (goal <= 100 us).")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration (agent.policy, model)")
+    p.add_argument("--messages", type=int, default=500, help="timed decisions (default 500)")
+    p.add_argument("--rate", type=float, default=50.0, help="QueueState messages per second (default 50)")
+    p.set_defaults(func=cmd_bench_agent, overrides=[], weights=None, input_size=None, verbose=False)
 
     p = bench_sub.add_parser("sim", help="simulator throughput: simulated frames per second",
                              description="Run the discrete-event simulator with fixed policies on a constant and "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -221,8 +222,9 @@ class DeviceNode(Node):
         """Stop the workers and write the outcome of every frame still in the pipeline."""
         self.runtime.stop()
         self.log_file.close()
-        self.get_logger().info(f"read {self.runtime.stats.frames} frames, recorded {self.outcomes_recorded} "
-                               f"outcomes in {self.log_file.path}")
+        # rclpy's context is usually shut down by now (Ctrl-C), so /rosout is gone: plain stderr.
+        print(f"device_node: read {self.runtime.stats.frames} frames, recorded {self.outcomes_recorded} "
+              f"outcomes in {self.log_file.path}", file=sys.stderr, flush=True)
         super().destroy_node()
 
 

@@ -56,7 +56,7 @@ def assert_one_outcome_per_frame_read(outcomes, output):
     # The device reads from some frame on (once edge and agent are up); from then on every frame the
     # camera published on loopback was read, and each has exactly one outcome.
     assert sorted(seqs) == list(range(min(seqs), max(seqs) + 1))
-    assert f"read {len(seqs)} frames, recorded {len(seqs)} outcomes" in output
+    assert f"device_node: read {len(seqs)} frames, recorded {len(seqs)} outcomes" in output
 
 
 def test_every_split_through_the_testbed_equals_the_local_result(tmp_path, domain):
