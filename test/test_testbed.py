@@ -18,6 +18,10 @@ from scissor_core.config import load_config
 from scissor_core.models.classification import topk
 from scissor_core.models.registry import load_model
 from scissor_core.outcome import read_csv
+from scissor_core.policies.a2c import A2CPolicy
+from scissor_core.policies.base import SplitCosts
+from scissor_core.policies.serving import default_policy_path, default_profile_path
+from scissor_core.profile import ModelProfile
 from scissor_core.scene import TrafficScene
 from scissor_msgs.msg import InferenceResult, QueueState
 
@@ -134,3 +138,21 @@ def test_sigterm_to_the_device_leaves_a_complete_outcome_log(tmp_path, domain):
     # 0.6 MB frames on a 1 MB/s link pile up: frames were still queued or in flight when it stopped.
     assert any(o.drop_reason in ("shutdown", "offload_timeout") for o in outcomes)
     assert codes["device"] in (0, -15), output[-2000:]
+
+
+def test_the_agent_learns_online_and_saves_checkpoints(tmp_path, domain):
+    checkpoint = tmp_path / "online.pt"
+    config_file = write_config(tmp_path, camera={"max_frames": 40},
+                               agent={"policy": "a2c", "learn_online": True, "checkpoint_every": 10,
+                                      "checkpoint_file": str(checkpoint)})
+    codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node", "agent_node"), 60,
+                              stop_when=checkpoint.exists)
+    assert checkpoint.exists(), output[-2000:]
+    assert "saved the online policy after 10 outcomes" in output
+    config = load_config(config_file)
+    costs = SplitCosts.from_profile(ModelProfile.load(default_profile_path(config, "alexnet")))
+    shipped = A2CPolicy.load(default_policy_path(config, "alexnet"), costs)
+    online = A2CPolicy.load(checkpoint, costs)
+    changed = any(not torch.equal(a, b) for a, b in zip(shipped.actor.state_dict().values(),
+                                                         online.actor.state_dict().values(), strict=True))
+    assert changed, "online learning did not update the actor"
