@@ -81,8 +81,20 @@ def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
+MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01])
+"""Smallest standard deviation the normaliser uses per state feature, in the state's own units
+(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB): a feature that never varied in training
+(a constant-rate link's b_hat) must not be divided by ~0 when it does vary at serving time."""
+STATE_CLIP = 10.0
+"""Normalised features are clipped to +-this: inputs far outside the training range stay bounded."""
+
+
 class RunningNormaliser:
-    """Running mean and standard deviation (Welford) of the state vector; frozen when not training."""
+    """Running mean and standard deviation (Welford) of the state vector; frozen when not training.
+
+    The standard deviation is floored per feature (:data:`MIN_STATE_SCALE`) and the result
+    clipped (:data:`STATE_CLIP`), so a policy trained on one link still behaves on another.
+    """
 
     def __init__(self, size: int = STATE_SIZE) -> None:
         self.count = 0
@@ -98,11 +110,11 @@ class RunningNormaliser:
     @property
     def std(self) -> np.ndarray:
         if self.count < 2:
-            return np.ones_like(self.mean)
-        return np.sqrt(np.maximum(self.m2 / (self.count - 1), 1e-12)) + 1e-6
+            return np.maximum(np.ones_like(self.mean), MIN_STATE_SCALE)
+        return np.maximum(np.sqrt(self.m2 / (self.count - 1)), MIN_STATE_SCALE)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mean) / self.std
+        return np.clip((x - self.mean) / self.std, -STATE_CLIP, STATE_CLIP)
 
 
 class _NumpyMLP:
