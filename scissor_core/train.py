@@ -20,17 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from scissor_core.config import ScissorConfig
-from scissor_core.policies.a2c import A2CPolicy, A2CSettings
+from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.policies.base import SplitCosts
 from scissor_core.profile import ModelProfile
 from scissor_core.simulator import Simulator
-
-
-def settings_from_config(config: ScissorConfig) -> A2CSettings:
-    a = config.agent
-    return A2CSettings(hidden=a.hidden, layers=a.layers, gamma=a.gamma, lr=a.lr, batch=a.batch,
-                       update_every=a.update_every, buffer_size=a.buffer_size, entropy_coef=a.entropy_coef,
-                       normalize_advantage=a.normalize_advantage)
 
 
 @dataclass
@@ -60,7 +53,7 @@ def train_seed(config: ScissorConfig, profile: ModelProfile, seed: int, progress
     """Train one A2C policy from scratch with ``seed``."""
     agent = config.agent
     costs = SplitCosts.from_profile(profile, config.codec.spec().label)
-    policy = A2CPolicy(costs, settings_from_config(config), seed=seed)
+    policy = A2CPolicy(costs, config.agent, seed=seed)
     sim = Simulator.from_config(config, policy)
     run = TrainRun(seed=seed, policy=policy)
     best, since_best = float("-inf"), 0

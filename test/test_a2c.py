@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from scissor_core.config import ScissorConfig
-from scissor_core.policies.a2c import A2CPolicy, A2CSettings
+from scissor_core.config import AgentConfig
+from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.policies.base import SplitCosts
 from scissor_core.simulator import Simulator
 
@@ -41,7 +42,7 @@ def torch_reference_grads(policy: A2CPolicy, s, a, r, s_next) -> np.ndarray:
     return torch.cat([p.grad.reshape(-1) for p in [*policy.actor.parameters(), *policy.critic.parameters()]]).numpy()
 
 
-@pytest.mark.parametrize("settings", [A2CSettings(), A2CSettings(entropy_coef=0.1, normalize_advantage=True)])
+@pytest.mark.parametrize("settings", [AgentConfig(), AgentConfig(entropy_coef=0.1, normalize_advantage=True)])
 def test_numpy_gradients_equal_autograd(settings):
     policy = A2CPolicy(COSTS, settings, seed=3)
     s, a, r, s_next = batch()
@@ -107,7 +108,7 @@ def test_learns_the_clearly_best_split():
     """conv5 is cheap on both sides and small; 0 sends 0.6 MB per frame; last overloads the device."""
     config = ScissorConfig()
     config.model.name = "alexnet"
-    policy = A2CPolicy(COSTS, A2CSettings(), seed=0)
+    policy = A2CPolicy(COSTS, AgentConfig(), seed=0)
     sim = Simulator.from_config(config, policy)
     for episode in range(40):
         sim.run(300, seed=episode)

@@ -1,6 +1,6 @@
 """The DNN-Scissor learner: Advantage Actor-Critic over the observed queue state.
 
-Paper settings (reproduced by :class:`A2CSettings` defaults): actor and critic
+Paper settings (the defaults of the ``agent`` config section, :class:`AgentConfig`): actor and critic
 are each a fully connected net with two hidden layers of 16 ReLU units (our
 reading of "2 layers, 16 neurons"), softmax on the actor's output; discount
 0.95, learning rate 1e-3 (Adam); every 5 completed transitions a batch of 5 is
@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from scissor_core.config import AgentConfig
 from scissor_core.outcome import FrameOutcome
 from scissor_core.policies.base import Policy, SplitCosts
 from scissor_core.queues import ObservedState
@@ -48,28 +48,10 @@ POLICY_FORMAT = 1
 STATE_SIZE = 5
 
 
-@dataclass(frozen=True)
-class A2CSettings:
-    """Hyper-parameters of the learner; the defaults are the paper's."""
-
-    hidden: int = 16
-    """Units per hidden layer (actor and critic)."""
-    layers: int = 2
-    """Hidden layers per network."""
-    gamma: float = 0.95
-    """Discount factor."""
-    lr: float = 1e-3
-    """Adam learning rate (actor and critic)."""
-    batch: int = 5
-    """Transitions sampled from the replay buffer per update."""
-    update_every: int = 5
-    """Completed transitions between updates."""
-    buffer_size: int = 10_000
-    """Replay buffer capacity (transitions)."""
-    entropy_coef: float = 0.0
-    """Entropy bonus weight (0 = paper)."""
-    normalize_advantage: bool = False
-    """Standardise the batch's TD errors before the actor loss (off = paper)."""
+A2C_FIELDS = ("hidden", "layers", "gamma", "lr", "batch", "update_every", "buffer_size", "entropy_coef",
+              "normalize_advantage")
+"""The learner's hyper-parameters: fields of :class:`~scissor_core.config.AgentConfig` (defaults = the
+paper's), the one place they are defined; a policy file records them."""
 
 
 def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
@@ -188,10 +170,10 @@ class A2CPolicy(Policy):
 
     name = "a2c"
 
-    def __init__(self, costs: SplitCosts, settings: A2CSettings = A2CSettings(), seed: int = 0,
+    def __init__(self, costs: SplitCosts, settings: AgentConfig | None = None, seed: int = 0,
                  training: bool = True) -> None:
         super().__init__(costs)
-        self.settings = settings
+        self.settings = settings = settings or AgentConfig()
         self.training = training
         self.seed = seed
         n = len(costs.splits)
@@ -323,7 +305,7 @@ class A2CPolicy(Policy):
             "model": self.costs.model,
             "codec": self.costs.codec,
             "splits": list(self.costs.splits),
-            "settings": asdict(self.settings),
+            "settings": {name: getattr(self.settings, name) for name in A2C_FIELDS},
             "seed": self.seed,
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
@@ -350,8 +332,7 @@ class A2CPolicy(Policy):
         if mine != theirs:
             raise ValueError(f"{path}: policy is for model {theirs[0]!r}, codec {theirs[1]!r}, splits {theirs[2]}; "
                              f"this run has model {mine[0]!r}, codec {mine[1]!r}, splits {mine[2]}")
-        known = {f.name for f in fields(A2CSettings)}
-        settings = A2CSettings(**{k: v for k, v in data["settings"].items() if k in known})
+        settings = AgentConfig(**{k: v for k, v in data["settings"].items() if k in A2C_FIELDS})
         policy = cls(costs, settings, seed=int(data["seed"]), training=training)
         policy.actor.load_state_dict(data["actor"])
         policy.critic.load_state_dict(data["critic"])
