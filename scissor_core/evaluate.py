@@ -203,10 +203,7 @@ BAR_METRICS: tuple[tuple[str, str, float], ...] = (
 def plot_bars(groups: Mapping[str, Mapping[str, RunMetrics]], path: Path, title: str = "",
               metrics: Sequence[tuple[str, str, float]] = BAR_METRICS) -> Path:
     """Grouped bar charts, one panel per metric: a group per setting (model, bandwidth, ...), a bar per policy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scissor_core.plots import plt, save
     import numpy as np
 
     policies = list(dict.fromkeys(p for rows in groups.values() for p in rows))
@@ -223,18 +220,12 @@ def plot_bars(groups: Mapping[str, Mapping[str, RunMetrics]], path: Path, title:
     axes[0][0].legend(fontsize=7, ncol=2)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_values(groups: Mapping[str, Mapping[str, float]], path: Path, ylabel: str, title: str = "") -> Path:
     """One panel of grouped bars of plain values (improvements, gaps): a group per setting, a bar per key."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scissor_core.plots import plt, save
     import numpy as np
 
     keys = list(dict.fromkeys(k for values in groups.values() for k in values))
@@ -250,18 +241,12 @@ def plot_values(groups: Mapping[str, Mapping[str, float]], path: Path, ylabel: s
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_breakdown(evaluations: Mapping[str, Evaluation], path: Path, title: str = "") -> Path:
     """Stacked bars of the latency stages (the paper's Table 4 as a figure), one bar per label."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scissor_core.plots import plt, save
 
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(evaluations)), 4))
     bottom = [0.0] * len(evaluations)
@@ -274,7 +259,4 @@ def plot_breakdown(evaluations: Mapping[str, Evaluation], path: Path, title: str
     ax.legend(fontsize=7)
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -125,10 +125,7 @@ def format_table(rows: Mapping[str, RunMetrics], label: str = "policy") -> str:
 
 def plot_run(outcomes: list[FrameOutcome], path: str | Path, title: str = "", splits: list[str] | None = None) -> Path:
     """PNG of one run over time: total delay per frame (drops marked), and the split chosen."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scissor_core.plots import plt, save
 
     splits = splits or list(dict.fromkeys(o.split for o in outcomes))
     rank = {s: i for i, s in enumerate(splits)}
@@ -147,8 +144,4 @@ def plot_run(outcomes: list[FrameOutcome], path: str | Path, title: str = "", sp
     ax2.set_ylabel("split")
     ax2.set_xlabel("capture time (s)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)

@@ -173,10 +173,7 @@ def format_profile(profile: ModelProfile) -> str:
 
 def plot_profile(profile: ModelProfile, path: str | Path, codec: str = "raw") -> Path:
     """The paper's Figure 1: bytes sent (bars) and device/edge time (lines) per split."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scissor_core.plots import plt, save
 
     splits = [c.split for c in profile.cuts]
     sizes = [c.bytes.get(codec, 0) / 1e6 for c in profile.cuts]
@@ -194,8 +191,4 @@ def plot_profile(profile: ModelProfile, path: str | Path, codec: str = "raw") ->
     ax.set_title(f"{profile.model} ({profile.weights}); device x{slow['device_slowdown']:g}, "
                  f"edge x{slow['edge_slowdown']:g}", fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=120)

@@ -88,10 +88,7 @@ def train(config: ScissorConfig, profile: ModelProfile, seeds: int, progress: bo
 
 def write_curves(runs: list[TrainRun], window: int, out_dir: Path, title: str) -> tuple[Path, Path]:
     """Reward curves of every seed (the paper's Figure 13): CSV and PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scissor_core.plots import plt, save
 
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / "rewards.csv"
@@ -110,10 +107,7 @@ def write_curves(runs: list[TrainRun], window: int, out_dir: Path, title: str) -
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    png_path = out_dir / "rewards.png"
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return csv_path, png_path
+    return csv_path, save(fig, out_dir / "rewards.png", dpi=120)
 
 
 def summarise(runs: list[TrainRun], window: int) -> str:
