@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -21,9 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 _domains = itertools.count()
 
 
+_first_domain = random.SystemRandom().randrange(232)
+
+
 def unique_domain_id() -> int:
-    """A ROS domain for one test: distinct per test in this run and (modulo pid collisions) across runs."""
-    return 101 + (os.getpid() * 7 + next(_domains)) % 100
+    """A ROS domain for one test: distinct per test in this run, and a random start so that two test
+    runs on one machine rarely share one (valid ids are 0..232; 0 stays the user's default)."""
+    return 1 + (_first_domain + next(_domains)) % 232
 
 
 def ros_env(domain_id: int) -> dict[str, str]:
