@@ -53,8 +53,9 @@ def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss
 
 def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
                 policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
-                grace: float = 20.0) -> TestbedRun:
-    """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise."""
+                grace: float = 20.0, stop_after_outcomes: int = 0) -> TestbedRun:
+    """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise;
+    with ``stop_after_outcomes`` > 0 it stops earlier, once the outcome log holds that many outcomes."""
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     log_path = output / "outcomes.csv"
@@ -69,7 +70,11 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         overrides.setdefault(node, {}).update(params)
     specs = describe_testbed(config_file, namespace, overrides=overrides)
     launcher = Launcher(specs, grace=grace)
-    codes = launcher.run(duration=duration)
+
+    def enough_outcomes() -> bool:  # the header line, then one line per outcome
+        return log_path.exists() and log_path.read_text().count("\n") > stop_after_outcomes
+
+    codes = launcher.run(duration=duration, until=enough_outcomes if stop_after_outcomes else None)
     peak = {n.spec.name: n.peak_rss for n in launcher.nodes}
     outcomes = read_csv(log_path) if log_path.exists() else []
     title = f"testbed run: {duration:g} s, config {config_file}" + (f", policy {policy}" if policy else "")

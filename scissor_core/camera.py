@@ -1,4 +1,4 @@
-"""Frame sources of the camera node: the synthetic scene, an OpenCV capture, an image folder.
+"""Frame sources of the camera node: the synthetic scene, an OpenCV capture, an image folder, a rosbag2.
 
 Each source yields BGR uint8 frames, one per :meth:`FrameSource.read`, and None
 when it has no more (a video file's end without ``loop``, a lost device). Kept
@@ -12,9 +12,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from scissor_core.bags import BagSource, parse_bag_spec
 from scissor_core.config import CameraConfig, ConfigError
 from scissor_core.scene import TrafficScene
 
+BAG_PREFIX = "bag:"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
 
@@ -98,9 +100,14 @@ class CaptureSource:
 
 
 def open_source(camera: CameraConfig) -> FrameSource:
-    """The source ``camera.source`` names: ``scene``, a folder, or anything OpenCV opens."""
+    """The source ``camera.source`` names: ``scene``, ``bag:PATH[#TOPIC]``, a folder, or anything OpenCV opens.
+
+    A bag raises :class:`~scissor_core.bags.BagError` when it cannot be replayed.
+    """
     if camera.source == "scene":
         return SceneSource(camera)
+    if camera.source.startswith(BAG_PREFIX):
+        return BagSource(*parse_bag_spec(camera.source.removeprefix(BAG_PREFIX)))
     path = Path(camera.source).expanduser()
     if path.is_dir():
         return FolderSource(path, camera.loop)

@@ -292,6 +292,47 @@ def cmd_testbed(args: argparse.Namespace) -> int:
     return 1 if failed or not run.outcomes else 0
 
 
+REPLAY_STARTUP = 30.0
+"""Seconds the default ``scissor replay --duration`` allows for the nodes to start, on top of the replay."""
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import os
+
+    from scissor_bringup.testbed_run import run_testbed
+    from scissor_core.bags import BagSource
+
+    config = _config(args)
+    rate = config.camera.bag_rate if args.rate is None else args.rate
+    if rate <= 0 or (args.interval is not None and args.interval <= 0):
+        raise ConfigError("--rate and --interval must be positive")
+    camera = {"camera.source": f"bag:{args.bag.resolve()}" + (f"#{args.topic}" if args.topic else ""),
+              # Start once the device (it subscribes last, when edge and agent are up) and the annotating edge read.
+              "camera.bag_rate": rate, "camera.wait_for_subscribers": 1 + int(config.edge.annotate)}
+    interval = args.interval
+    if interval:
+        camera.update({"camera.bag_timing": "interval", "camera.interval": interval})
+    elif config.camera.bag_timing == "interval":
+        interval = config.camera.interval_for(config.model.name)
+    # Refuse a bag that cannot be replayed (BagError: exit code 2) before any node starts.
+    source = BagSource(args.bag, args.topic)
+    try:
+        source.read()  # the first frame decodes
+        frames = min(len(source.stamps), config.camera.max_frames or len(source.stamps))
+        length = frames * interval if interval else source.offsets(rate)[frames - 1]
+    finally:
+        source.close()
+    duration = args.duration or REPLAY_STARTUP + length
+    print(f"replaying {source.description} ({length:.1f} s) for up to {duration:.0f} s, model {config.model.name}")
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    run = run_testbed(args.config, duration, args.output, policy=args.policy, extra={"camera_node": camera},
+                      stop_after_outcomes=frames)
+    print(run.summary)
+    print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png")
+    failed = {name: code for name, code in run.exit_codes.items() if code not in (0, -2)}
+    return 1 if failed or not run.outcomes else 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from scissor_core.calibrate import calibrate_file
     from scissor_core.config import CONFIG_DIR
@@ -560,6 +601,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--namespace", default="", help="namespace of every topic (several testbeds on one network)")
     p.add_argument("--output", type=Path, default=Path("results/testbed"), help="output folder")
     p.set_defaults(func=cmd_testbed, overrides=[], weights=None, input_size=None, verbose=False)
+
+    p = sub.add_parser("replay", help="replay a rosbag2's camera frames through the live testbed",
+                       description="Run the live testbed (as 'scissor testbed') with the camera publishing the "
+                                   "frames of a rosbag2 folder (sqlite3 or MCAP; sensor_msgs/Image in rgb8, bgr8, "
+                                   "rgba8, bgra8, mono8, mono16, yuv422 or CompressedImage jpeg/png) at the "
+                                   "recorded timing (or a fixed --interval). A bag without a usable image topic "
+                                   "is refused (exit code 2) with the topics it has, before any node starts.")
+    p.add_argument("bag", type=Path, help="rosbag2 folder")
+    p.add_argument("--topic", help="image topic (default: the bag's only image topic)")
+    p.add_argument("--policy", help="policy the agent serves (default agent.policy: a2c)")
+    p.add_argument("--rate", type=float, help="replay speed relative to the recording (default camera.bag_rate: 1)")
+    p.add_argument("--interval", type=float, help="publish one frame every INTERVAL s instead of the recorded timing")
+    p.add_argument("--duration", type=float,
+                   help=f"seconds to run at most (default: {REPLAY_STARTUP:g} s of start-up + the replay's "
+                        "length); the run stops earlier once every frame has its outcome")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration of every node")
+    p.add_argument("--output", type=Path, default=Path("results/replay"), help="output folder")
+    p.set_defaults(func=cmd_replay, overrides=[], weights=None, input_size=None, verbose=False)
 
     p = sub.add_parser("calibrate", help="rescale a measured profile to a target device/edge speed (paper setting)",
                        description="Scale a measured profile's device and edge times by one factor each so that "

@@ -168,7 +168,7 @@ class CameraConfig:
     """The camera node: where frames come from and how they are published on camera/image_raw."""
 
     source: str = "scene"
-    """scene (the synthetic traffic scene), an image folder, a video file, a V4L2 device (/dev/video0 or 0) or a URL."""
+    """scene (the synthetic traffic scene), bag:PATH or bag:PATH#TOPIC (a rosbag2's image topic), an image folder, a video file, a V4L2 device (/dev/video0 or 0) or a URL."""
     interval: float | None = None
     """Seconds between frames; none = the paper's interval for model.name."""
     width: int = 640
@@ -191,6 +191,10 @@ class CameraConfig:
     """Append #<seq> to header.frame_id (sensor_msgs/Image has no sequence number field)."""
     encoding: Literal["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "yuv422"] = "bgr8"
     """Pixel encoding of the published images."""
+    bag_timing: Literal["recorded", "interval"] = "recorded"
+    """A bag source: replay at the recorded timestamps (scaled by bag_rate) or one frame per interval."""
+    bag_rate: float = 1.0
+    """A bag source at recorded timing: replay speed (2 = twice as fast as recorded)."""
 
     def interval_for(self, model: str) -> float:
         return self.interval if self.interval is not None else PAPER_INTERVAL[model]
@@ -441,6 +445,7 @@ def validate(config: ScissorConfig, source: str) -> None:
         (cam.width >= 64 and cam.height >= 64, "camera.width/height", "must be at least 64"),
         (cam.cars >= 0, "camera.cars", "must be non-negative"),
         (cam.max_frames >= 0, "camera.max_frames", "must be non-negative"),
+        (cam.bag_rate > 0, "camera.bag_rate", "must be positive"),
         (cam.wait_for_subscribers >= 0, "camera.wait_for_subscribers", "must be non-negative"),
         (cam.encoding != "yuv422" or cam.width % 2 == 0, "camera.width", "must be even for yuv422"),
         (config.ros.diagnostics_period > 0, "ros.diagnostics_period", "must be positive"),

@@ -1,4 +1,4 @@
-"""camera_node: publishes camera/image_raw from the synthetic scene, an OpenCV capture or an image folder.
+"""camera_node: publishes camera/image_raw from the synthetic scene, an OpenCV capture, an image folder or a rosbag2.
 
 Every ``camera.*`` field of the config is a read-only ROS parameter (defaults from
 ``config_file``). Each frame is stamped with its capture time; its sequence number
@@ -6,9 +6,13 @@ rides in ``header.frame_id`` as ``<frame_id>#<seq>`` (sensor_msgs/Image has no s
 field; turn off with ``camera.seq_in_frame_id``). With ``camera.max_frames`` the node
 stops by itself after that many frames, as it does when a source ends; with
 ``camera.wait_for_subscribers`` it starts only once that many subscribers match.
+A rosbag2 source (``bag:PATH[#TOPIC]``) is replayed at its recorded timing divided by
+``camera.bag_rate`` (relative to the first frame), or one frame per interval with
+``camera.bag_timing: interval``.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +22,13 @@ from sensor_msgs.msg import Image
 
 from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run
 from scissor_bringup.ros_image import bgr_to_image
+from scissor_core.bags import BagError, BagSource
 from scissor_core.camera import open_source
 from scissor_core.imaging import frame_id_with_seq
+
+
+RECORDED_POLL = 0.005
+"""Seconds between two checks of the clock when replaying a bag at its recorded timing."""
 
 
 class CameraNode(Node):
@@ -37,10 +46,17 @@ class CameraNode(Node):
         self.done: Future = Future()
         """Completes when max_frames frames are out or the source has ended; main() then exits."""
         interval = self.camera.interval_for(config.model.name)
+        self.offsets: list[float] | None = None
+        """Recorded timing: seconds from the first frame to each frame (the timer then only polls)."""
+        self.first_publish: float | None = None
+        if isinstance(self.source, BagSource) and self.camera.bag_timing == "recorded":
+            self.offsets = self.source.offsets(self.camera.bag_rate)
+            interval = RECORDED_POLL
         self.timer = self.create_timer(interval, self.on_timer)
         self.diagnostics.set(message="starting", source=self.source.description, interval_s=interval,
                              encoding=self.camera.encoding)
-        self.get_logger().info(f"publishing {self.source.description} on camera/image_raw every {interval:g} s "
+        timing = "at the recorded timing" if self.offsets is not None else f"every {interval:g} s"
+        self.get_logger().info(f"publishing {self.source.description} on camera/image_raw {timing} "
                                f"as {self.camera.encoding}"
                                + (f", {self.camera.max_frames} frames" if self.camera.max_frames else ""))
 
@@ -50,7 +66,13 @@ class CameraNode(Node):
         if self.publisher.get_subscription_count() < self.camera.wait_for_subscribers:
             self.diagnostics.set(message=f"waiting for {self.camera.wait_for_subscribers} subscriber(s)")
             return
-        frame = self.source.read()
+        if self.offsets is not None and not self.recorded_time_reached(self.offsets):
+            return
+        try:
+            frame = self.source.read()
+        except BagError as exc:  # a message of the bag that does not decode ends the replay
+            self.get_logger().error(str(exc))
+            frame = None
         captured = self.get_clock().now()
         if frame is None:
             self.get_logger().info(f"source ended after {self.seq} frames")
@@ -67,6 +89,13 @@ class CameraNode(Node):
         if self.camera.max_frames and self.seq >= self.camera.max_frames:
             self.get_logger().info(f"published max_frames={self.camera.max_frames} frames")
             self.finish()
+
+    def recorded_time_reached(self, offsets: list[float]) -> bool:
+        """Whether the next frame's recorded offset (from the first published frame) has passed."""
+        now = time.monotonic()
+        if self.first_publish is None:
+            self.first_publish = now
+        return self.seq >= len(offsets) or now - self.first_publish >= offsets[self.seq]
 
     def finish(self) -> None:
         self.timer.cancel()
