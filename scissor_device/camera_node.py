@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
@@ -29,6 +30,8 @@ from scissor_core.imaging import frame_id_with_seq
 
 RECORDED_POLL = 0.005
 """Seconds between two checks of the clock when replaying a bag at its recorded timing."""
+FINAL_ACK_TIMEOUT = 1.0
+"""Seconds the camera waits at its end for reliable subscribers to acknowledge the last frames."""
 
 
 class CameraNode(Node):
@@ -100,6 +103,8 @@ class CameraNode(Node):
     def finish(self) -> None:
         self.timer.cancel()
         self.source.close()
+        # Reliable subscribers get the last frames before main() exits and destroys the publisher.
+        self.publisher.wait_for_all_acked(Duration(seconds=FINAL_ACK_TIMEOUT))
         self.diagnostics.set(level=Diagnostics.OK, message="finished")
         self.done.set_result(self.seq)
 

@@ -482,7 +482,8 @@ def test_property_raw_round_trip_is_exact(array: np.ndarray, compression: str, n
 )
 def test_property_int8_error_is_at_most_half_a_step(array: np.ndarray, mode: str) -> None:
     tensor = torch.from_numpy(array)
-    per_channel = mode == "per_channel" and tensor.dim() in (2, 4)
+    # per_channel applies to 2-D/4-D tensors with more than one value per channel (else per_tensor).
+    per_channel = mode == "per_channel" and tensor.dim() in (2, 4) and tensor.numel() > tensor.shape[1]
     scale = expected_scales(tensor if tensor.dim() >= 2 else tensor.view(1, -1), per_channel).max()
     decoded = decode(encode({"t": tensor}, CodecSpec("int8", int8_mode=mode)))["t"]
     # Per channel, the largest step bounds every channel's error; 1e-30 covers sub-normal ranges.

@@ -112,9 +112,12 @@ def test_a_silent_agent_times_out_and_the_fallback_decision_is_recorded(tmp_path
         codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node"), 45,
                                   stop_when=lambda: log.exists() and log.read_text().count("\n") > 15)
     outcomes = read_csv(log)
-    assert outcomes and all(o.fallback_decision and o.policy == "fixed-conv4" for o in outcomes), output[-2000:]
+    # A frame that arrived just before the stop may have had no decision yet (dropped at shutdown).
+    decided = [o for o in outcomes if o.policy]
+    assert all(o.drop_reason == "shutdown" for o in outcomes if not o.policy)
+    assert decided and all(o.fallback_decision and o.policy == "fixed-conv4" for o in decided), output[-2000:]
     # The fallback's frames really ran (a loaded machine may time a few out, and stopping drops some).
-    assert sum(o.completed for o in outcomes) >= len(outcomes) // 2, [(o.seq, o.drop_reason) for o in outcomes]
+    assert sum(o.completed for o in decided) >= len(decided) // 2, [(o.seq, o.drop_reason) for o in outcomes]
     assert_one_outcome_per_frame_read(outcomes, output)
 
 
