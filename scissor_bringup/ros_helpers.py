@@ -23,7 +23,7 @@ from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from rclpy.subscription import Subscription
+from rclpy.subscription import RCLError, Subscription
 from rclpy.task import Future
 
 from scissor_core.config import DEFAULT_CONFIG, ConfigError, ScissorConfig, field_docs, from_dict, load_config
@@ -252,6 +252,11 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
                     rclpy.spin(node)
                 else:
                     rclpy.spin_until_future_complete(node, done)
+            except RCLError:
+                if rclpy.ok():
+                    raise
+                # A callback was mid-way when SIGINT/SIGTERM shut the context down: its publish
+                # failed, and the shutdown goes on as if the signal had arrived a moment earlier.
             finally:
                 node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):

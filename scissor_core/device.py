@@ -286,7 +286,15 @@ class DeviceRuntime:
             delay = self.shaper.finish_time(job.started, len(blob)) - self.clock()
             if delay > 0 and self._stop.wait(delay):
                 continue  # stopping: stop() drains the transmission
-            self.send(job, blob)
+            try:
+                self.send(job, blob)
+            except Exception as exc:  # noqa: BLE001 -- e.g. the middleware already shut down by a signal
+                log.error("frame %d: cannot send its feature maps: %r", job.seq, exc)
+                with self._cv:
+                    if q.transmitting is job:
+                        q.abort_transmit(self.clock(), DropReason.SHUTDOWN if self._stop.is_set()
+                                         else DropReason.LOCAL_ERROR)
+                continue
             with self._cv:
                 if q.transmitting is not job:
                     continue

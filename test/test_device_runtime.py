@@ -164,3 +164,23 @@ def test_slow_link_paces_transmissions(alexnet):
     assert sent > 4 * 600_000
     assert elapsed >= sent / 2e6 * 0.95
     assert runtime.estimator.estimate == pytest.approx(2e6, rel=0.05)
+
+
+def test_a_failed_send_drops_that_frame_and_the_link_goes_on(alexnet):
+    outcomes, edge = [], Edge(alexnet)
+
+    def send_failing_frame_1(job, blob):
+        if job.seq == 1:
+            raise RuntimeError("Failed to publish: publisher's context is invalid")
+        edge.send(job, blob)
+
+    runtime = make_runtime(alexnet, edge, outcomes, send=send_failing_frame_1)
+    runtime.start()
+    for seq in range(3):
+        runtime.on_frame(seq, TrafficScene(seed=5).frame(seq))
+        runtime.on_decision(seq, "conv5", "test")
+    assert wait_for(lambda: len(outcomes) == 3)
+    runtime.stop()
+    by_seq = {o.seq: o for o in outcomes}
+    assert by_seq[1].drop_reason == "local_error" and by_seq[1].drop_place == "link"
+    assert by_seq[0].completed and by_seq[2].completed and len(outcomes) == 3
