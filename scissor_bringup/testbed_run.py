@@ -6,15 +6,19 @@ rclpy-only :class:`~scissor_bringup.launcher.Launcher` (the same description
 Ctrl-C) with SIGINT so the device writes the outcome of every frame still in
 flight, then reads the device's outcome log and writes, under ``output``:
 ``outcomes.csv`` (one FrameOutcome per frame), ``summary.md`` (the tables
-printed) and ``delay.png`` (delay and split over time).
+printed) and ``delay.png`` (delay and split over time). With ``record`` a
+:class:`~scissor_bringup.recorder.Recorder` in this process writes the run's
+topics to a new rosbag2 folder, from before the first node starts until after
+the last one has exited; the summary lists the bag's topics and message counts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.testbed import describe_testbed
+from scissor_core.config import load_config
 from scissor_core.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.outcome import FrameOutcome, read_csv
 
@@ -28,6 +32,10 @@ class TestbedRun:
     peak_rss: dict[str, int]
     summary: str
     output: Path
+    bag: Path | None = None
+    """The rosbag2 folder of the run (with ``record``)."""
+    bag_topics: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Topic -> (type, messages) of the bag."""
 
 
 def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss: dict[str, int],
@@ -51,11 +59,26 @@ def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss
     return "\n".join(lines)
 
 
+def summarise_bag(bag: Path, storage: str, topics: dict[str, tuple[str, int]]) -> str:
+    """Markdown: where the recording is and how many messages each topic holds."""
+    lines = [f"rosbag2 recording ({storage}): {bag}", "", "| topic | type | messages |", "|---|---|---:|"]
+    lines += [f"| {topic} | {msgtype} | {count} |" for topic, (msgtype, count) in topics.items()]
+    return "\n".join(lines)
+
+
 def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
                 policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
-                grace: float = 20.0, stop_after_outcomes: int = 0) -> TestbedRun:
+                grace: float = 20.0, stop_after_outcomes: int = 0, record: Path | None = None,
+                storage: str = "mcap") -> TestbedRun:
     """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise;
-    with ``stop_after_outcomes`` > 0 it stops earlier, once the outcome log holds that many outcomes."""
+    with ``stop_after_outcomes`` > 0 it stops earlier, once the outcome log holds that many outcomes.
+    With ``record`` (a folder that must not exist: RecordError, a ValueError, before any node starts) the
+    run's topics go to a rosbag2 there, in ``storage`` (mcap or sqlite3)."""
+    if record is not None:
+        from scissor_bringup.recorder import Recorder, bag_counts, check_new_bag  # rclpy: only when recording
+
+        record = record.resolve()
+        check_new_bag(record, storage)
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     log_path = output / "outcomes.csv"
@@ -68,19 +91,36 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         overrides["camera_node"] = {"camera.max_frames": max_frames}
     for node, params in (extra or {}).items():
         overrides.setdefault(node, {}).update(params)
+    if record is not None:
+        # The recorder is one more camera subscriber: the camera also waits for it (from 0: for it alone,
+        # which is on the graph before the camera starts), so the bag has every frame the camera published.
+        camera = overrides.setdefault("camera_node", {})
+        waits = camera.get("camera.wait_for_subscribers", load_config(config_file).camera.wait_for_subscribers)
+        camera["camera.wait_for_subscribers"] = int(waits) + 1
     specs = describe_testbed(config_file, namespace, overrides=overrides)
     launcher = Launcher(specs, grace=grace)
 
     def enough_outcomes() -> bool:  # the header line, then one line per outcome
         return log_path.exists() and log_path.read_text().count("\n") > stop_after_outcomes
 
-    codes = launcher.run(duration=duration, until=enough_outcomes if stop_after_outcomes else None)
+    recorder = Recorder(record, storage, namespace) if record is not None else None
+    try:
+        if recorder is not None:
+            recorder.start()
+        codes = launcher.run(duration=duration, until=enough_outcomes if stop_after_outcomes else None)
+    finally:
+        if recorder is not None:  # after every node has exited: nothing they published is missing
+            recorder.stop()
     peak = {n.spec.name: n.peak_rss for n in launcher.nodes}
     outcomes = read_csv(log_path) if log_path.exists() else []
     title = f"testbed run: {duration:g} s, config {config_file}" + (f", policy {policy}" if policy else "")
     summary = summarise(outcomes, codes, peak, title)
+    topics: dict[str, tuple[str, int]] = {}
+    if record is not None:
+        topics = bag_counts(record)
+        summary += "\n\n" + summarise_bag(record, storage, topics)
     (output / "summary.md").write_text(summary + "\n")
     if outcomes:
         plot_run(outcomes, output / "delay.png", title, sorted({o.split for o in outcomes}))
-    return TestbedRun(outcomes, codes, peak, summary, output)
+    return TestbedRun(outcomes, codes, peak, summary, output, record, topics)
 

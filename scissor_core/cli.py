@@ -285,9 +285,11 @@ def cmd_testbed(args: argparse.Namespace) -> int:
     # Keep DDS discovery on this machine unless the user configured otherwise.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     run = run_testbed(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
-                      max_frames=args.max_frames)
+                      max_frames=args.max_frames, record=args.record, storage=args.storage)
     print(run.summary)
-    print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png")
+    print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png"
+          + (f"; rosbag2 of the run: {run.bag} ({sum(n for _, n in run.bag_topics.values())} messages)"
+             if run.bag else ""))
     failed = {name: code for name, code in run.exit_codes.items() if code not in (0, -2)}
     return 1 if failed or not run.outcomes else 0
 
@@ -600,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=0, help="camera frames to publish (default: no limit)")
     p.add_argument("--namespace", default="", help="namespace of every topic (several testbeds on one network)")
     p.add_argument("--output", type=Path, default=Path("results/testbed"), help="output folder")
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="record the run's topics to a new rosbag2 folder DIR (must not exist; camera frames, "
+                        "queue states, decisions, feature-map metadata, results, outcomes, link states)")
+    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
+                   help="rosbag2 storage of --record (default mcap)")
     p.set_defaults(func=cmd_testbed, overrides=[], weights=None, input_size=None, verbose=False)
 
     p = sub.add_parser("replay", help="replay a rosbag2's camera frames through the live testbed",

@@ -1,0 +1,296 @@
+"""Record a testbed run into a rosbag2 folder (MCAP or sqlite3) with the pure-Python ``rosbags`` writer.
+
+There is no ``ros2 bag`` here (ROS 2 comes from pip wheels, without rosbag2_py), so :class:`Recorder`
+is a small rclpy node that subscribes *raw* (serialized CDR, never converted to Python objects) to the
+testbed's topics of :data:`RECORDED` and writes every message with its receive time (rmw's
+``received_timestamp``, ns since the epoch). Names are relative, so they follow the testbed's namespace.
+
+- **Feature maps**: ``scissor/features`` carries the whole wire-codec blob (0.1-20 MB per frame). The bag
+  gets a metadata-only copy on ``scissor/features/metadata``: the same FeatureMap with ``payload`` and every
+  tensor's ``data`` emptied, ``payload_bytes`` and all timings kept. Another topic name, so that
+  ``ros2 bag play`` of a recording into a live testbed never hands an edge a FeatureMap without its payload.
+- **Types**: the bag holds the full message definitions (MCAP schemas, sqlite3 ``message_definitions``)
+  made from the typestore of :mod:`scissor_bringup.cdr` (ROS 2 Kilted plus scissor_msgs, registered from its
+  .msg files), and each topic's offered QoS (the publishers' profile of
+  :data:`~scissor_bringup.ros_helpers.TOPIC_QOS`), so ``ros2 bag info/play`` of a ROS 2 install and
+  ``rosbags`` read it. The subscriptions use the same profiles, with a deeper history (a burst
+  must not overflow the recorder while it writes).
+
+**Where it runs: inside the ``scissor testbed`` process**, not as one more launched node, because a
+recorder must hear everything the run published. It is subscribed before the first node starts, and it
+stops only after every node has exited: the launcher sends SIGINT to all nodes at once, so a recorder
+node would stop together with the device and lose the last results and outcomes. Ctrl-C / SIGTERM of
+``scissor testbed`` reaches the launcher (the nodes run in sessions of their own), which stops the nodes;
+then :meth:`Recorder.stop` takes what is still queued and closes the bag (writing ``metadata.yaml``), also
+when the run ends with an exception. ``python -m scissor_bringup.recorder DIR`` runs it alone (e.g. next to
+``ros2 launch``) until SIGINT / SIGTERM, then closes the bag the same way.
+
+Its subscriptions join the ROS graph, and two nodes count subscribers: the camera's
+``camera.wait_for_subscribers`` (``run_testbed`` raises it by one when recording, so the camera also waits
+for the recorder and none of its frames is lost to the bag) and the device, which takes any
+``scissor/queue_state`` subscriber for an agent: the recorder subscribes to ``scissor/queue_state`` only once
+an agent offers ``scissor/split_decision`` (the device publishes no QueueState before an agent listens).
+
+rclpy runs here without its signal handlers (the process's own handlers stay in charge), in a context of
+its own, and everything that touches the bag runs in the recorder's thread (sqlite3 connections are
+bound to the thread that opened them).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from sensor_msgs.msg import Image
+
+from scissor_bringup import cdr
+from scissor_bringup.ros_helpers import TOPIC_QOS, prepare_process, qos
+from scissor_core.config import load_config
+from scissor_msgs.msg import FeatureMap, FrameOutcome, InferenceResult, LinkState, QueueState, SplitDecision
+
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+"""``--storage`` names -> rosbags storage plugins (MCAP is ``ros2 bag record``'s default since Iron)."""
+HISTORY_DEPTH = 100
+"""History depth of the recorder's subscriptions (the publishers' depth is 5 or 10)."""
+FEATURES_METADATA = "scissor/features/metadata"
+
+
+@dataclass(frozen=True)
+class RecordedTopic:
+    """One recorded topic: the name the nodes use, its rclpy type and ROS type name, the name in the bag."""
+
+    topic: str
+    msg_class: type
+    msgtype: str
+    bag_topic: str = ""
+    """Name in the bag when it differs from ``topic`` (the metadata-only feature maps)."""
+
+
+RECORDED: tuple[RecordedTopic, ...] = (
+    RecordedTopic("camera/image_raw", Image, "sensor_msgs/msg/Image"),
+    RecordedTopic("scissor/queue_state", QueueState, "scissor_msgs/msg/QueueState"),
+    RecordedTopic("scissor/split_decision", SplitDecision, "scissor_msgs/msg/SplitDecision"),
+    RecordedTopic("scissor/features", FeatureMap, cdr.FEATURE_MAP, FEATURES_METADATA),
+    RecordedTopic("scissor/result", InferenceResult, "scissor_msgs/msg/InferenceResult"),
+    RecordedTopic("scissor/frame_outcome", FrameOutcome, "scissor_msgs/msg/FrameOutcome"),
+    RecordedTopic("scissor/link_state", LinkState, "scissor_msgs/msg/LinkState"),
+)
+"""What a testbed recording holds (``scissor/annotated`` is left out: it repeats the camera's frames, and a
+second image topic would make ``scissor replay`` ask which one)."""
+AGENT_TOPIC = "scissor/split_decision"
+DEFERRED = "scissor/queue_state"
+"""Subscribed to once :data:`AGENT_TOPIC` has a publisher (see the module docstring)."""
+
+
+class RecordError(ValueError):
+    """A recording cannot start or did not complete; the message names the bag and the problem."""
+
+
+def check_new_bag(path: Path, storage: str) -> None:
+    """Refuse, before anything starts, what ``rosbags`` would refuse later: an existing path, a bad storage."""
+    if storage not in STORAGES:
+        raise RecordError(f"unknown rosbag2 storage {storage!r}: choose {' or '.join(STORAGES)}")
+    if path.exists() or path.is_symlink():
+        raise RecordError(f"cannot record to {path}: it exists already (a rosbag2 recording never "
+                          "overwrites; choose a new folder or remove it)")
+
+
+def strip_payload(raw: bytes) -> bytes:
+    """A serialized FeatureMap -> the same FeatureMap without its payload bytes (``payload_bytes`` kept)."""
+    msg = cdr.deserialize(raw, cdr.FEATURE_MAP)
+    empty = np.empty(0, np.uint8)
+    msg = dataclasses.replace(msg, payload=empty,
+                              tensors=[dataclasses.replace(t, data=empty) for t in msg.tensors])
+    return cdr.serialize(msg, cdr.FEATURE_MAP)
+
+
+def offered_qos(topic: str) -> Qos:
+    """The publishers' QoS of a testbed topic as rosbag2 stores it (played back with the same profile)."""
+    profile: QoSProfile = qos(TOPIC_QOS[topic])
+    zero = QosTime(0, 0)
+    return Qos(QosHistory.KEEP_LAST, profile.depth,
+               QosReliability.RELIABLE if profile.reliability == ReliabilityPolicy.RELIABLE
+               else QosReliability.BEST_EFFORT,
+               QosDurability.TRANSIENT_LOCAL if profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+               else QosDurability.VOLATILE,
+               zero, zero, QosLiveliness.AUTOMATIC, zero, False)
+
+
+def bag_counts(path: Path) -> dict[str, tuple[str, int]]:
+    """Topic -> (type, message count) of a closed rosbag2 folder, as its metadata says."""
+    with Reader(path) as reader:
+        return {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
+
+
+class Recorder:
+    """Records :data:`RECORDED` into a new rosbag2 folder from :meth:`start` to :meth:`stop`."""
+
+    def __init__(self, path: Path, storage: str = "mcap", namespace: str = "", settle: float = 0.5) -> None:
+        """``settle``: at :meth:`stop`, seconds without a new message before the bag is closed."""
+        check_new_bag(path, storage)
+        self.path, self.storage, self.namespace, self.settle = path, storage, namespace, settle
+        self.counts: dict[str, int] = {}
+        """Messages written per bag topic."""
+        self.skipped = 0
+        """Feature maps that did not deserialize (not written)."""
+        self._ready, self._stop = threading.Event(), threading.Event()
+        self._error: BaseException | None = None
+        self._last_message = time.monotonic()
+        self._give_up_at = float("inf")
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- control (any thread)
+    def start(self, timeout: float = 30.0) -> None:
+        """Open the bag and subscribe; returns once every subscription (but the deferred one) exists."""
+        prepare_process(load_config())  # the nodes' Fast DDS transports (set before the participant exists)
+        self._thread = threading.Thread(target=self._main, name="recorder", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) and self._error is None:
+            self._stop.set()
+            raise RecordError(f"recording to {self.path}: the recorder did not start within {timeout:g} s")
+        if self._error is not None:
+            raise RecordError(f"recording to {self.path}: {self._error}") from self._error
+
+    def stop(self, limit: float = 10.0) -> None:
+        """Take what is still queued (until ``settle`` s pass without a message, at most ``limit`` s) and
+        close the bag. Raises RecordError when the recording failed."""
+        self._give_up_at = time.monotonic() + limit
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(limit + self.settle + 30)
+            if self._thread.is_alive():
+                raise RecordError(f"recording to {self.path}: the recorder did not stop")
+        if self._error is not None:
+            raise RecordError(f"recording to {self.path}: {self._error}") from self._error
+
+    def __enter__(self) -> Recorder:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- the recorder's thread
+    def _main(self) -> None:
+        context = Context()
+        writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[self.storage])
+        opened = False
+        try:
+            writer.open()
+            opened = True
+            rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+            namespace = f"/{self.namespace.strip('/')}" if self.namespace.strip("/") else ""
+            node = rclpy.create_node("recorder", namespace=namespace, context=context)
+            executor = SingleThreadedExecutor(context=context)
+            executor.add_node(node)
+            try:
+                self._record(node, executor, writer)
+            finally:
+                executor.shutdown()
+                node.destroy_node()
+        except BaseException as exc:  # noqa: BLE001 - reported by start()/stop() in the caller's thread
+            self._error = exc
+        finally:
+            if opened:  # also after a failure: what was recorded stays readable
+                try:
+                    writer.close()
+                except Exception as exc:  # noqa: BLE001
+                    self._error = self._error or exc
+                    with contextlib.suppress(Exception):
+                        writer.abort()
+            if context.ok():
+                rclpy.shutdown(context=context)
+            self._ready.set()
+
+    def _record(self, node, executor: SingleThreadedExecutor, writer: Writer) -> None:
+        store = cdr.typestore()
+        deferred: list[tuple[RecordedTopic, Connection]] = []
+        for recorded in RECORDED:
+            bag_topic = node.resolve_topic_name(recorded.bag_topic or recorded.topic)
+            connection = writer.add_connection(bag_topic, recorded.msgtype, typestore=store,
+                                               offered_qos_profiles=[offered_qos(recorded.topic)])
+            self.counts[bag_topic] = 0
+            if recorded.topic == DEFERRED:
+                deferred.append((recorded, connection))
+            else:
+                self._subscribe(node, writer, recorded, connection)
+        agent_topic = node.resolve_topic_name(AGENT_TOPIC)
+
+        def subscribe_once_an_agent_decides() -> None:
+            if deferred and node.count_publishers(agent_topic) > 0:
+                self._subscribe(node, writer, *deferred.pop())
+                timer.cancel()
+
+        timer = node.create_timer(0.05, subscribe_once_an_agent_decides)
+        node.get_logger().info(f"recording {len(RECORDED)} topics to {self.path} ({self.storage})")
+        self._ready.set()
+        while not (self._stop.is_set() and (time.monotonic() - self._last_message >= self.settle
+                                            or time.monotonic() >= self._give_up_at)):
+            executor.spin_once(timeout_sec=0.05)
+
+    def _subscribe(self, node, writer: Writer, recorded: RecordedTopic, connection: Connection) -> None:
+        topic = connection.topic
+        strip = recorded.bag_topic == FEATURES_METADATA
+
+        def on_message(raw: bytes, info: dict[str, Any]) -> None:
+            self._last_message = time.monotonic()
+            if strip:
+                try:
+                    raw = strip_payload(raw)
+                except Exception as exc:  # noqa: BLE001 - rosbags raises several kinds on bad CDR
+                    self.skipped += 1
+                    node.get_logger().warning(f"{recorded.topic}: a FeatureMap that does not deserialize "
+                                              f"was not recorded: {exc}")
+                    return
+            writer.write(connection, info.get("received_timestamp") or time.time_ns(), raw)
+            self.counts[topic] += 1
+
+        profile = qos(TOPIC_QOS[recorded.topic])
+        node.create_subscription(recorded.msg_class, recorded.topic, on_message,
+                                 QoSProfile(history=profile.history, depth=max(profile.depth, HISTORY_DEPTH),
+                                            reliability=profile.reliability, durability=profile.durability),
+                                 raw=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m scissor_bringup.recorder DIR [--storage mcap|sqlite3] [--namespace NS]``: record the
+    testbed's topics until SIGINT / SIGTERM, then close the bag and print its topics."""
+    parser = argparse.ArgumentParser(prog="python -m scissor_bringup.recorder", description=__doc__.split("\n")[0])
+    parser.add_argument("bag", type=Path, help="new rosbag2 folder")
+    parser.add_argument("--storage", choices=list(STORAGES), default="mcap", help="storage format (default mcap)")
+    parser.add_argument("--namespace", default="", help="the testbed's namespace")
+    args = parser.parse_args(argv)
+    try:
+        recorder = Recorder(args.bag, args.storage, args.namespace)
+    except RecordError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    recorder.start()
+    stop.wait()
+    recorder.stop(limit=1.0)  # a live testbed may never fall quiet: take what is queued, then close
+    for topic, (msgtype, count) in bag_counts(args.bag).items():
+        print(f"{topic} ({msgtype}): {count} messages")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""`scissor testbed --record`: a real testbed run written to a rosbag2 (MCAP and sqlite3) by the in-process
+recorder, read back with rosbags, and replayed with `scissor replay`."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import Reader
+from rosbags.typesys import Stores, get_typestore
+
+from scissor_bringup import cdr
+from scissor_bringup.launcher import Launcher
+from scissor_bringup.recorder import FEATURES_METADATA, RECORDED, RecordError, check_new_bag
+from scissor_bringup.testbed_run import run_testbed
+from scissor_core.bags import BagSource
+from scissor_core.cli import main
+from scissor_core.imaging import parse_frame_id
+from scissor_core.scene import TrafficScene
+from test_testbed import domain  # noqa: F401 - the fixture: a ROS domain of the test's own
+
+FRAMES = 10
+SEED = 5
+TOPICS = {"/" + (t.bag_topic or t.topic): t.msgtype for t in RECORDED}
+"""The bag's topics (no namespace) and their types."""
+
+
+def write_config(tmp_path: Path) -> str:
+    """AlexNet; the camera (FRAMES frames of a known scene) starts once the device and the annotating edge
+    read, so that every frame it publishes is read (the recorder adds itself to that count)."""
+    data = {"model": {"name": "alexnet"},
+            "camera": {"interval": 0.12, "seed": SEED, "max_frames": FRAMES, "wait_for_subscribers": 2},
+            "agent": {"policy": "round-robin"}}
+    path = tmp_path / "testbed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def read_bag(bag: Path) -> dict[str, list[tuple[int, object]]]:
+    """Topic -> [(receive time, message)], deserialized with the scissor typestore."""
+    store = cdr.typestore()
+    messages: dict[str, list[tuple[int, object]]] = defaultdict(list)
+    with Reader(bag) as reader:
+        assert {c.topic: c.msgtype for c in reader.connections} == TOPICS
+        for connection, stamp, raw in reader.messages():
+            messages[connection.topic].append((stamp, store.deserialize_cdr(raw, connection.msgtype)))
+    return messages
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_a_recorded_run_holds_every_topic_and_replays(tmp_path, domain, storage, capsys):
+    config_file = write_config(tmp_path)
+    bag = tmp_path / "bag"
+    started = time.time_ns()
+    run = run_testbed(config_file, 90, tmp_path / "run", record=bag, storage=storage, stop_after_outcomes=FRAMES)
+    ended = time.time_ns()
+    out = capsys.readouterr().out
+    assert all(code in (0, -2) for code in run.exit_codes.values()), (run.exit_codes, out[-3000:])
+    assert (bag / "metadata.yaml").is_file()  # closed cleanly
+    assert len(run.outcomes) == FRAMES, out[-3000:]
+
+    messages = read_bag(bag)
+    counts = {topic: len(msgs) for topic, msgs in messages.items()}
+    assert run.bag == bag.resolve() and run.bag_topics == {t: (TOPICS[t], counts.get(t, 0)) for t in TOPICS}
+    assert f"rosbag2 recording ({storage}): {bag.resolve()}" in run.summary
+    assert "| /scissor/frame_outcome | scissor_msgs/msg/FrameOutcome | 10 |" in run.summary
+    assert all(started <= stamp <= ended for msgs in messages.values() for stamp, _ in msgs)  # receive times
+
+    # One FrameOutcome message per row of outcomes.csv, the same frames.
+    outcome_msgs = [m for _, m in messages["/scissor/frame_outcome"]]
+    assert sorted((m.seq, m.split, m.completed) for m in outcome_msgs) == \
+        sorted((o.seq, o.split, o.completed) for o in run.outcomes)
+    # The camera's frames are the frames the device read, pixel for pixel the camera's scene.
+    images = [m for _, m in messages["/camera/image_raw"]]
+    assert [parse_frame_id(m.header.frame_id)[1] for m in images] == list(range(FRAMES))
+    assert sorted(o.seq for o in run.outcomes) == list(range(FRAMES))
+    assert f"read {FRAMES} frames, recorded {FRAMES} outcomes" in out
+    source = BagSource(bag)
+    try:
+        assert source.connection.topic == "/camera/image_raw"
+        scene = TrafficScene(seed=SEED)
+        for seq in range(FRAMES):
+            assert np.array_equal(source.read(), scene.frame(seq))
+        assert source.read() is None
+    finally:
+        source.close()
+
+    # Every frame's state and decision; feature maps without their payload but with its size.
+    assert sorted(m.seq for _, m in messages["/scissor/queue_state"]) == list(range(FRAMES))
+    assert {m.seq for _, m in messages["/scissor/split_decision"]} <= set(range(FRAMES))
+    features = [m for _, m in messages["/" + FEATURES_METADATA]]
+    offloaded = {o.seq for o in run.outcomes if o.completed and o.split != "last"}
+    assert offloaded and offloaded <= {f.seq for f in features}
+    assert all(len(f.payload) == 0 and f.payload_bytes > 0 and all(len(t.data) == 0 for t in f.tensors)
+               for f in features)
+    results = {m.seq: m for _, m in messages["/scissor/result"]}
+    assert offloaded <= set(results) and all(results[s].error == "" for s in offloaded)
+    assert counts["/scissor/link_state"] >= 1
+
+    # The bag describes its own types: rosbags reads it with no type registered beforehand.
+    with AnyReader([bag], default_typestore=get_typestore(Stores.EMPTY)) as reader:
+        assert sum(1 for _ in reader.messages()) == sum(counts.values())
+        connection = next(c for c in reader.connections if c.topic == "/" + FEATURES_METADATA)
+        last = None
+        for conn, _, raw in reader.messages(connections=[connection]):
+            last = reader.deserialize(raw, conn.msgtype)
+        assert last is not None and last.payload_bytes > 0
+
+    if storage == "mcap":  # `scissor replay` of the recording picks its one image topic and runs every frame
+        code = main(["replay", str(bag), "--config", config_file, "--output", str(tmp_path / "replay"),
+                     "--duration", "90"])
+        out = capsys.readouterr().out
+        assert code == 0, out[-3000:]
+        assert f"replaying rosbag2 {bag.resolve()} topic /camera/image_raw (Image, {FRAMES} frames)" in out
+        assert f"read {FRAMES} frames, recorded {FRAMES} outcomes" in out
+
+
+def test_recording_to_an_existing_folder_fails_before_any_node_starts(tmp_path, monkeypatch, capsys):
+    def no_nodes(self):
+        raise AssertionError("a node was started")
+
+    monkeypatch.setattr(Launcher, "start", no_nodes)
+    config_file = write_config(tmp_path)
+    existing = tmp_path / "bag"
+    existing.mkdir()
+    for target in (existing, tmp_path / "testbed.yaml"):
+        code = main(["testbed", "--config", config_file, "--record", str(target), "--output",
+                     str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert f"cannot record to {target.resolve()}: it exists already" in err
+    assert not (tmp_path / "run").exists()
+    assert list(existing.iterdir()) == []
+    with pytest.raises(RecordError, match="unknown rosbag2 storage 'zip'"):
+        check_new_bag(tmp_path / "new", "zip")
