@@ -178,6 +178,8 @@ class MahimahiTrace(Trace):
             raise TraceError(f"trace file {path} does not exist") from None
         except UnicodeDecodeError:
             raise TraceError(f"{path}: not a text file (Mahimahi traces list integer milliseconds)") from None
+        except OSError as exc:  # a folder, no permission, ...
+            raise TraceError(f"trace file {path} cannot be read: {exc.strerror or exc}") from None
         times: list[int] = []
         last = 0
         for lineno, line in enumerate(text.splitlines(), start=1):
@@ -260,6 +262,8 @@ def parse_trace(spec: str, seed: int = 0, base: Path | None = None) -> Trace:
     """
     from scissor_core.config import REPO_ROOT
 
+    if not spec.strip():
+        raise TraceError("empty trace spec: use e.g. const:5MB, steps:10x5MB,10x1MB or a Mahimahi file")
     kind, sep, rest = spec.partition(":")
     if not sep:
         kind, rest = "mahimahi", spec
@@ -289,7 +293,10 @@ def parse_trace(spec: str, seed: int = 0, base: Path | None = None) -> Trace:
         if kind == "mahimahi":
             path_text, _, options = rest.partition(",")
             opts = _options(options, "mahimahi", {"scale"})
-            path = Path(path_text).expanduser()
+            try:
+                path = Path(path_text).expanduser()
+            except RuntimeError:  # ~user of no user
+                raise TraceError(f"bad trace spec {spec!r}: cannot expand {path_text!r}") from None
             if not path.is_absolute():
                 path = (base or REPO_ROOT) / path
             return MahimahiTrace.from_file(path, float(opts.get("scale", 1.0)))

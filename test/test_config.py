@@ -1,7 +1,12 @@
 """The typed config refuses bad YAML with a message naming the key and the file."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scissor_core.config import DEFAULT_CONFIG, ConfigError, ScissorConfig, from_dict, load_config
 
@@ -75,3 +80,29 @@ def test_overrides_and_types(tmp_path):
 def test_empty_file_gives_defaults(tmp_path):
     assert load_config(write(tmp_path, "")) == ScissorConfig()
     assert from_dict({}) == ScissorConfig()
+
+
+# ----------------------------------------------------------------------------- fuzz: config files come from users
+
+_SECTIONS = {f.name: [g.name for g in dataclasses.fields(f.type if isinstance(f.type, type) else
+                                                        getattr(ScissorConfig(), f.name).__class__)]
+             for f in dataclasses.fields(ScissorConfig)}
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                     st.text(max_size=12), st.lists(st.integers(-3, 3), max_size=3))
+_sections = st.sampled_from(sorted(_SECTIONS)).flatmap(
+    lambda section: st.tuples(st.just(section), st.dictionaries(
+        st.one_of(st.sampled_from(_SECTIONS[section]), st.text(max_size=8)), _scalars, max_size=4)))
+
+
+@settings(max_examples=1000, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.one_of(st.lists(_sections, max_size=3).map(dict), _scalars,
+                 st.dictionaries(st.text(max_size=8), _scalars, max_size=3)))
+def test_fuzz_config_loads_or_raises_config_error(tmp_path, data):
+    path = write(tmp_path, yaml.safe_dump(data))
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        assert str(path) in str(exc) or "config" in str(exc)
+        return
+    assert isinstance(config, ScissorConfig)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scissor_core.config import REPO_ROOT
 from scissor_core.traces import (
@@ -108,3 +110,36 @@ def test_bandwidth_estimator_is_bytes_over_time_of_the_last_window():
     assert est.estimate == 1e6
     with pytest.raises(ValueError):
         BandwidthEstimator(0.0)
+
+
+# ----------------------------------------------------------------------------- fuzz: traces come from outside
+
+TRACE_FUZZ = settings(max_examples=1000, deadline=None, database=None,
+                      suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@TRACE_FUZZ
+@given(st.one_of(st.text(max_size=60),
+                 st.builds(lambda kind, rest: f"{kind}:{rest}",
+                           st.sampled_from(["const", "steps", "walk", "mahimahi", "file", "xyz"]),
+                           st.text(alphabet="0123456789.x,=kMGBbitmeansigmaseedstephighlow-: ", max_size=40))))
+def test_fuzz_trace_specs_parse_or_raise_trace_error(spec):
+    try:
+        trace = parse_trace(spec)
+    except TraceError as exc:
+        assert str(exc)
+        return
+    assert trace.transmit_finish_time(0.0, 1000) > 0
+
+
+@TRACE_FUZZ
+@given(st.lists(st.one_of(st.integers(-5, 10_000).map(str), st.text(max_size=12)), max_size=30))
+def test_fuzz_mahimahi_files_load_or_raise_trace_error_naming_the_file(tmp_path, lines):
+    path = tmp_path / "fuzz.up"
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        trace = parse_trace(f"mahimahi:{path}")
+    except TraceError as exc:
+        assert path.name in str(exc)
+        return
+    assert trace.transmit_finish_time(0.0, 1500) >= 0
