@@ -135,9 +135,41 @@ def read_csv(path: str | Path) -> list[FrameOutcome]:
         outcomes = []
         for lineno, row in enumerate(reader, start=2):
             try:
-                if len(row) != len(OUTCOME_FIELDS):
-                    raise ValueError(f"{len(row)} columns, expected {len(OUTCOME_FIELDS)}")
-                outcomes.append(FrameOutcome(*(_CONVERTERS[k](v) for k, v in zip(OUTCOME_FIELDS, row))))
+                outcomes.append(_outcome_of_row(row))
             except ValueError as exc:
                 raise ValueError(f"{path}:{lineno}: {exc}") from None
     return outcomes
+
+
+def _outcome_of_row(row: list[str]) -> FrameOutcome:
+    if len(row) != len(OUTCOME_FIELDS):
+        raise ValueError(f"{len(row)} columns, expected {len(OUTCOME_FIELDS)}")
+    return FrameOutcome(*(_CONVERTERS[k](v) for k, v in zip(OUTCOME_FIELDS, row)))
+
+
+class OutcomeTail:
+    """Follows an outcome CSV that a running device appends to: :meth:`read` returns the outcomes of
+    the complete lines written since the last call (a half-written last line waits for the next)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.outcomes: list[FrameOutcome] = []
+        self._offset = 0
+        self._header_seen = False
+
+    def read(self) -> list[FrameOutcome]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        complete = chunk[:chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        rows = list(csv.reader(complete.decode().splitlines()))
+        if rows and not self._header_seen:
+            if tuple(rows[0]) != OUTCOME_FIELDS:
+                raise ValueError(f"{self.path}: not a FrameOutcome CSV (header {rows[0][:4]}...)")
+            rows, self._header_seen = rows[1:], True
+        new = [_outcome_of_row(row) for row in rows]
+        self.outcomes += new
+        return new

@@ -8,7 +8,7 @@ import pytest
 
 from scissor_core.config import REPO_ROOT
 from scissor_core.metrics import RunMetrics, format_table, per_split, percentile
-from scissor_core.outcome import OUTCOME_FIELDS, FrameOutcome, Reward, read_csv, write_csv
+from scissor_core.outcome import OUTCOME_FIELDS, FrameOutcome, OutcomeTail, Reward, read_csv, write_csv
 
 R = Reward(w=1.0, drop_penalty=10.0)
 
@@ -38,6 +38,22 @@ def test_csv_round_trip_and_errors(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a FrameOutcome CSV"):
         read_csv(tmp_path / "other.csv")
+
+
+def test_outcome_tail_returns_only_complete_new_lines(tmp_path):
+    rows = [outcome(i, "a", 1.0 + i, 1000 * i) for i in range(3)]
+    text = write_csv(rows, tmp_path / "full.csv").read_text()
+    lines = text.splitlines(keepends=True)
+    path = tmp_path / "live.csv"
+    tail = OutcomeTail(path)
+    assert tail.read() == []  # not created yet
+    path.write_text(lines[0] + lines[1] + lines[2][:7])  # the device is half-way through a line
+    assert tail.read() == rows[:1]
+    path.write_text("".join(lines))
+    assert tail.read() == rows[1:] and tail.read() == [] and tail.outcomes == rows
+    (tmp_path / "other.csv").write_text("a,b\n")
+    with pytest.raises(ValueError, match="not a FrameOutcome CSV"):
+        OutcomeTail(tmp_path / "other.csv").read()
 
 
 def test_metric_formulas_on_hand_made_outcomes():
