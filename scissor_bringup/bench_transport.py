@@ -20,6 +20,10 @@ as the nodes (``ros.malloc_reuse_bytes``). Configurations:
   and reads the payload as a numpy view of the received bytes (rosbags), as
   edge_node does; ``serialized``, as ``raw-sub`` with the device serializing with
   rosbags and publishing the bytes.
+
+Payload sealing (``link.key_file``, :mod:`scissor_core.sealing`) is measured on its own
+in this process (:func:`measure_sealing`: seal on the device + open on the edge, median
+of several runs per size) and set against the transfer times of the same sizes.
 """
 from __future__ import annotations
 
@@ -315,6 +319,70 @@ def run(plan: Plan, transports: Sequence[str] = DEFAULT_TRANSPORTS, modes: Seque
                 print(f"# measuring {transport}/{mode} ...", file=sys.stderr, flush=True)
             results += measure_dds(transport, mode, plan, domain_id, profile)
     return results
+
+
+@dataclass(frozen=True)
+class SealCost:
+    """Median time to seal (device) and to open (edge) one payload of ``size`` bytes."""
+
+    size: int
+    seal_s: float
+    open_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.seal_s + self.open_s
+
+    @property
+    def ms_per_mb(self) -> float:
+        return self.total_s * 1e3 / (self.size / _MB)
+
+
+def measure_sealing(sizes: Sequence[int], repeats: int = 7, warmup: int = 1) -> list[SealCost]:
+    """AES-256-GCM seal + open of each payload size in this process (median of ``repeats``)."""
+    from scissor_core.sealing import KEY_BYTES, Opener, Sealer
+
+    key = os.urandom(KEY_BYTES)
+    sealer, opener = Sealer(key), Opener(key)
+    costs, seq = [], 0
+    for size, payload in _payloads(sizes).items():
+        seal_times, open_times = [], []
+        for i in range(warmup + repeats):
+            meta = {"seq": seq, "model": "bench", "split": "cut", "codec": "raw"}
+            seq += 1
+            start = time.perf_counter()
+            blob = sealer.seal(payload, **meta)
+            sealed = time.perf_counter()
+            if len(opener.open(blob, **meta)) != size:
+                raise RuntimeError(f"opening a sealed {size}-byte payload gave another size")
+            if i >= warmup:
+                seal_times.append(sealed - start)
+                open_times.append(time.perf_counter() - sealed)
+        costs.append(SealCost(size, statistics.median(seal_times), statistics.median(open_times)))
+    return costs
+
+
+NODE_CONFIG = f"{PROFILE}/raw-sub"
+"""The DDS configuration the nodes use: the XML profile, raw subscription on the edge."""
+
+
+def format_sealing(costs: Sequence[SealCost], results: Sequence[Measurement] = ()) -> str:
+    """Markdown table of the sealing cost, also as a share of the unsealed transfer time of the same size
+    over TCP and over the nodes' DDS configuration (or the fastest measured one)."""
+    by = {(m.config, m.size): m.median_s for m in results}
+    lines = ["| size (MB) | seal ms | open ms | seal+open ms | ms per MB | vs TCP transfer | vs DDS transfer |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in costs:
+        dds = by.get((NODE_CONFIG, c.size)), NODE_CONFIG
+        if dds[0] is None:
+            dds = min(((s, config) for (config, size), s in by.items() if size == c.size and config != "tcp"),
+                      default=(None, ""))
+        tcp = by.get(("tcp", c.size))
+        vs_tcp = f"+{c.total_s / tcp:.0%}" if tcp else "–"
+        vs_dds = f"+{c.total_s / dds[0]:.0%} ({dds[1]})" if dds[0] else "–"
+        lines.append(f"| {c.size / _MB:g} | {c.seal_s * 1e3:.2f} | {c.open_s * 1e3:.2f} | {c.total_s * 1e3:.2f} "
+                     f"| {c.ms_per_mb:.2f} | {vs_tcp} | {vs_dds} |")
+    return "\n".join(lines)
 
 
 def format_table(results: Sequence[Measurement]) -> str:

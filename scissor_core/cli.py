@@ -260,7 +260,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_transport(args: argparse.Namespace) -> int:
-    from scissor_bringup.bench_transport import Plan, format_table, run  # imports rclpy: only here
+    from scissor_bringup.bench_transport import (  # imports rclpy: only here
+        Plan, format_sealing, format_table, measure_sealing, run)
 
     config = _config(args)
     plan = Plan(tuple(int(float(mb) * 1e6) for mb in args.sizes.split(",")), args.warmup, args.repeats,
@@ -273,6 +274,20 @@ def cmd_bench_transport(args: argparse.Namespace) -> int:
     print(f"FeatureMap ping-pong device -> edge on loopback, median of {plan.repeats} per size "
           f"(after {plan.warmup} warm-up), {allocator}; DDS MB/s with the ratio to TCP in parentheses")
     print(format_table(results))
+    if args.seal_sizes:
+        costs = measure_sealing([int(float(mb) * 1e6) for mb in args.seal_sizes.split(",")], args.seal_repeats)
+        print(f"\npayload sealing (link.key_file, AES-256-GCM): seal on the device + open on the edge, in this "
+              f"process, median of {args.seal_repeats}; as a share of the unsealed transfer time of the same size")
+        print(format_sealing(costs, results))
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from scissor_core.sealing import write_key
+
+    path = write_key(args.path)
+    print(f"wrote a new 256-bit key to {path} (64 hex digits, mode 0600). Give the device and the edge the "
+          f"same key file (copy it over a secure channel) and set link.key_file: {path.resolve()}")
     return 0
 
 
@@ -559,7 +574,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--malloc-reuse", type=int, metavar="BYTES",
                    help="glibc heap reuse threshold of every process (default: ros.malloc_reuse_bytes; 0 = off)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress lines")
+    p.add_argument("--seal-sizes", default="1,20",
+                   help="comma-separated payload sizes in MB whose seal+open cost (link.key_file) is measured "
+                        "(default 1,20; empty = skip)")
+    p.add_argument("--seal-repeats", type=int, default=7, help="timed seal+open runs per size (default 7)")
     p.set_defaults(func=cmd_bench_transport)
+
+    p = sub.add_parser("keygen", help="write a new key file for payload sealing (link.key_file)",
+                       description="Write 32 random bytes as 64 hex digits to PATH with mode 0600 (an existing "
+                                   "file is never overwritten). Device and edge given the same file with "
+                                   "link.key_file seal and open every feature payload with AES-256-GCM.")
+    p.add_argument("path", type=Path, metavar="PATH", help="key file to create")
+    p.set_defaults(func=cmd_keygen, verbose=False)
 
     p = sub.add_parser("simulate", help="simulate policies on a profile and a bandwidth trace",
                        description="Discrete-event simulation of the device's queues, the link (bandwidth trace) "

@@ -140,6 +140,8 @@ class LinkConfig:
     """Bandwidth estimate before the first transmission (bytes/s)."""
     estimator_window: int = 5
     """The estimate is total bytes over total time of the last this-many transmissions."""
+    key_file: str | None = None
+    """AES-256-GCM key (64 hex digits, mode 0600; make one with scissor keygen PATH) that seals the feature payload device -> edge; none = sent in clear."""
 
 
 @dataclass
@@ -455,7 +457,8 @@ def validate(config: ScissorConfig, source: str) -> None:
         if not ok:
             raise ConfigError(f"{source}: {key} {message}")
     for key, path in (("model.weights", m.weights), ("model.darknet_cfg", m.darknet_cfg),
-                      ("model.class_names", m.class_names), ("ros.fastdds_profile", config.ros.fastdds_profile)):
+                      ("model.class_names", m.class_names), ("ros.fastdds_profile", config.ros.fastdds_profile),
+                      ("link.key_file", ln.key_file)):
         if path is not None and not config.resolve_path(path).is_file():
             raise ConfigError(f"{source}: {key}: file {config.resolve_path(path)} does not exist")
 

@@ -90,12 +90,16 @@ class DeviceRuntime:
                  decision_deadline: float, edge_timeout: float, slowdown: float = 1.0,
                  initial_bandwidth: float = 5e6, estimator_window: int = 5,
                  emit: Callable[[FrameOutcome], None], send: Callable[[Job, bytes], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 seal: Callable[[Job, bytes], bytes] | None = None) -> None:
+        """``seal``, when given, turns each encoded blob into the bytes that are shaped, counted and sent
+        (payload encryption, :mod:`scissor_core.sealing`)."""
         if codec.label != costs.codec:
             raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
         self.model, self.costs, self.fallback, self.codec = model, costs, fallback, codec
         self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
         self.clock, self.send, self._emit_outcome = clock, send, emit
+        self.seal = seal
         self.shaper = LinkShaper(trace, clock())
         self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
         self.queues = DeviceQueues(model.name, timeout, local_max, offload_max, reward, self._emit)
@@ -276,6 +280,8 @@ class DeviceRuntime:
             job, frame = item
             try:
                 blob = self.model.encode_split(job.split, frame.tensors, self.codec)
+                if self.seal is not None:
+                    blob = self.seal(job, blob)
             except Exception as exc:  # noqa: BLE001 -- a frame the codec cannot encode is dropped, not fatal
                 log.error("frame %d: cannot encode split %s: %r", job.seq, job.split, exc)
                 with self._cv:

@@ -42,6 +42,7 @@ from scissor_core.policies.base import SplitCosts
 from scissor_core.policies.serving import default_profile_path, serve_policy
 from scissor_core.profile import ModelProfile
 from scissor_core.queues import Job
+from scissor_core.sealing import Sealer, key_from_config
 from scissor_core.traces import parse_trace
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 from scissor_msgs.msg import FeatureMap, InferenceResult, LinkState, QueueState, SplitDecision
@@ -86,6 +87,8 @@ class DeviceNode(Node):
         self.config = config = declare_config(self, {
             "model": None, "codec": None, "queues": None, "reward": None, "link": None, "device": None,
             "camera": ["interval"], "profile": ["device_threads"], "ros": ["diagnostics_period"]})
+        key = key_from_config(config)  # link.key_file: seal every payload (the edge needs the same key)
+        sealer = Sealer(key) if key is not None else None
         torch.set_num_threads(config.profile.device_threads)
         self.model = load_model(config)
         profile_path = default_profile_path(config, self.model.name)
@@ -96,6 +99,10 @@ class DeviceNode(Node):
         self.log_file = OutcomeLog(config.resolve_path(config.device.outcome_log))
         self.clock_offset_ns = time.time_ns() - time.monotonic_ns()
         """Converts the device's monotonic clock to wall-clock stamps for headers."""
+
+        def seal(job: Job, blob: bytes) -> bytes:  # the metadata send_features puts in the FeatureMap
+            return sealer.seal(blob, seq=job.seq, model=self.model.name, split=job.split, codec=job.codec)
+
         self.runtime = DeviceRuntime(
             self.model, costs, self.fallback, codec=codec, trace=parse_trace(config.link.trace),
             timeout=config.queues.timeout_for(self.model.name), local_max=config.queues.local_max,
@@ -103,7 +110,7 @@ class DeviceNode(Node):
             decision_deadline=config.device.decision_deadline, edge_timeout=config.device.edge_timeout,
             slowdown=float(self.profile.settings["device_slowdown"]),
             initial_bandwidth=config.link.initial_bandwidth, estimator_window=config.link.estimator_window,
-            emit=self.on_outcome, send=self.send_features)
+            emit=self.on_outcome, send=self.send_features, seal=seal if sealer is not None else None)
         self.features_publisher = publisher(self, FeatureMap, "scissor/features")
         self.queue_state_publisher = publisher(self, QueueState, "scissor/queue_state")
         self.link_state_publisher = publisher(self, LinkState, "scissor/link_state")
@@ -125,7 +132,8 @@ class DeviceNode(Node):
             f"link {config.link.trace}; device slowdown x{self.runtime.slowdown:g}, "
             f"{torch.get_num_threads()} torch thread(s); decisions from "
             f"{'the agent, fallback ' if config.device.use_agent else ''}{self.fallback.name}; "
-            f"outcomes -> {self.log_file.path}")
+            f"outcomes -> {self.log_file.path}; feature payload "
+            + (f"sealed (AES-256-GCM, session {sealer.session.hex()})" if sealer else "in clear (no link.key_file)"))
 
     # ---------------------------------------------------------------- frames
     def subscribe_camera_when_ready(self) -> None:

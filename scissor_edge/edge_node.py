@@ -9,6 +9,12 @@ and wait times). A malformed message never stops the node: its result carries
 to ``camera/image_raw`` and publishes ``scissor/annotated``, the matching camera
 frame (or a gray canvas when it has none) with the boxes or top-k drawn on it.
 
+With ``link.key_file`` every payload is opened (AES-256-GCM, :mod:`scissor_core.sealing`)
+before it is decoded: a tampered, replayed or unsealed one gets an error result
+``sealing: <kind>: ...`` and is counted per kind (``rejected_tampered``, ...) in the
+diagnostics. Without a key, a sealed payload gets ``sealing: sealed payload but this
+edge has no key ...``.
+
 The original frame size, needed to map YOLOv3 boxes back to camera pixels, comes
 from the matching camera frame, else from ``camera.width``/``camera.height``.
 """
@@ -35,6 +41,7 @@ from scissor_core.graph import CutError
 from scissor_core.imaging import ImageError, annotate
 from scissor_core.models.detection import LetterboxInfo, letterbox
 from scissor_core.models.registry import Prediction, load_model
+from scissor_core.sealing import Opener, SealError, is_sealed, key_from_config
 from scissor_msgs.msg import Detection, FeatureMap, InferenceResult
 
 _CANVAS_GRAY = 64
@@ -44,9 +51,11 @@ _NS = 1_000_000_000
 class InputError(ValueError):
     """A FeatureMap the edge cannot process; ``field`` names the offending message field."""
 
-    def __init__(self, field: str, problem: object) -> None:
+    def __init__(self, field: str, problem: object, kind: str = "") -> None:
         super().__init__(f"{field}: {problem}")
         self.field = field
+        self.kind = kind
+        """For ``sealing``: why the payload was rejected (a SealError kind, or ``no_key``)."""
 
 
 @lru_cache(maxsize=8)
@@ -70,7 +79,10 @@ class EdgeNode(Node):
         super().__init__("edge_node", **node_options)
         self.config = declare_config(self, {
             "model": None, "edge": None, "camera": ["width", "height"], "profile": ["edge_threads"],
-            "queues": ["timeout"], "ros": ["diagnostics_period"]})
+            "queues": ["timeout"], "ros": ["diagnostics_period"], "link": ["key_file"]})
+        key = key_from_config(self.config)
+        self.opener = Opener(key) if key is not None else None
+        """Opens sealed payloads (link.key_file); None = payloads arrive in clear."""
         torch.set_num_threads(self.config.profile.edge_threads)
         self.device = pick_device(self.config.edge.device)
         self.model = load_model(self.config)
@@ -92,7 +104,8 @@ class EdgeNode(Node):
                              weights=self.model.weights_label)
         self.get_logger().info(
             f"{self.model.name} ({self.model.weights_label}) input {self.model.input_size} on {self.device}, "
-            f"{torch.get_num_threads()} torch thread(s); splits {', '.join(self.model.candidates)}")
+            f"{torch.get_num_threads()} torch thread(s); splits {', '.join(self.model.candidates)}; payload "
+            + ("sealed (AES-256-GCM, link.key_file)" if self.opener else "in clear (no link.key_file)"))
 
     def on_image(self, msg: Image) -> None:
         """Keep the frame for annotation; frames older than the queue timeout are forgotten."""
@@ -128,6 +141,8 @@ class EdgeNode(Node):
             result.error = str(exc)
             self.get_logger().warning(f"seq {msg.seq}: rejected: {exc}")
             self.diagnostics.count("errors")
+            if exc.kind:
+                self.diagnostics.count(f"rejected_{exc.kind}")
             self.diagnostics.set(level=Diagnostics.WARN, last_error=result.error)
         else:
             fill_result(result, prediction, self.model.class_names)
@@ -146,8 +161,17 @@ class EdgeNode(Node):
         if msg.payload_bytes != msg.payload.size:
             raise InputError("payload_bytes", f"says {msg.payload_bytes}, payload has {msg.payload.size} bytes")
         start = time.perf_counter()
+        payload = memoryview(msg.payload)
+        if self.opener is not None:
+            try:
+                payload = self.opener.open(payload, seq=msg.seq, model=msg.model, split=msg.split, codec=msg.codec)
+            except SealError as exc:
+                raise InputError("sealing", exc, exc.kind) from None
+        elif is_sealed(payload):
+            raise InputError("sealing", "sealed payload but this edge has no key (set link.key_file to the "
+                                        "device's key file)", "no_key")
         try:
-            tensors = self.model.decode_split(msg.split, memoryview(msg.payload))
+            tensors = self.model.decode_split(msg.split, payload)
         except CutError as exc:
             raise InputError("split", exc) from None
         except CodecError as exc:
