@@ -379,6 +379,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from scissor_core.metrics import format_table
     from scissor_core.policies.serving import default_policy_path
 
+    if args.live:
+        return _evaluate_live(args)
+    if args.profile is None:
+        raise ConfigError("scissor evaluate: --profile is required (or --live)")
+    if args.frames is None:
+        args.frames = 5000
+    for flag, value in (("--bag", args.bag), ("--model", args.model), ("--topic", args.topic)):
+        if value is not None:
+            raise ConfigError(f"scissor evaluate: {flag} needs --live")
+    args.output = args.output or Path("results/evaluate")
     config, profile, names = _simulation(args)
     if args.policy == "all":
         names = list(ALL_POLICIES)
@@ -406,6 +416,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     written += [stem.with_suffix(".md"), plot_bars({model: summaries}, stem.with_suffix(".png"), f"{model}: every policy")]
     print(f"wrote {', '.join(map(str, written))}")
     return 0
+
+
+def _evaluate_live(args: argparse.Namespace) -> int:
+    """``scissor evaluate --live``: scissor_bringup/evaluate_live.py (imports rclpy: only here)."""
+    from scissor_bringup.evaluate_live import LIVE_POLICIES, check_policies, evaluate_live, scenario_config
+
+    config = _config(args)  # --set, --model: refuse a bad config before any node starts
+    model = config.model.name
+    names = check_policies(list(LIVE_POLICIES) if args.policy == "all" else args.policy.split(","))
+    output = args.output or Path("results/evaluate-live")
+    overrides = dict(item.partition("=")[::2] for item in args.overrides)
+    scenario = scenario_config(args.config, {k.strip(): yaml.safe_load(v) for k, v in overrides.items()}, output,
+                               model=model, trace=args.trace or config.link.trace, interval=args.interval,
+                               frames=args.frames, bag=args.bag, topic=args.topic, profile=args.profile,
+                               policy_file=args.policy_file, timeout=args.timeout)
+    print(f"# live evaluation of {', '.join(names)} on {model}: {scenario.frames} frames of {scenario.source}, "
+          f"one every {scenario.interval:g} s, trace {scenario.trace}; config {scenario.config_file}")
+    report = evaluate_live(scenario, names, output, progress=not args.no_progress)
+    print(report.text)
+    print(f"wrote {', '.join(map(str, report.written))} and {output}/runs/POLICY/")
+    return 1 if any(run.problems for run in report.runs.values()) else 0
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -675,9 +706,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-file", type=Path, help="a2c policy file (default agent.policy_file or "
                                                      "config/policies/MODEL.pt)")
     p.add_argument("--seeds", type=int, default=5, help="seeds sim.seed .. sim.seed+N-1 (arrivals, trace) (default 5)")
-    p.add_argument("--output", type=Path, default=Path("results/evaluate"), help="folder (default results/evaluate)")
+    p.add_argument("--output", type=Path, help="folder (default results/evaluate, with --live results/evaluate-live)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=cmd_evaluate)
+    p.add_argument("--live", action="store_true",
+                   help="run each policy on the live testbed (not the oracle) on the same frames and trace, one "
+                        "frame per --interval, then the simulator on the same scenario: writes the metrics and "
+                        "the simulator-vs-testbed calibration (--profile: default device.profile or "
+                        "config/profiles/MODEL.json; --frames: default 60 scene frames, or every frame of --bag)")
+    p.add_argument("--policies", dest="policy", default=argparse.SUPPRESS, help="same as --policy")
+    p.add_argument("--bag", type=Path, help="with --live: replay this rosbag2's frames (default: the synthetic scene)")
+    p.add_argument("--topic", help="with --bag: image topic (default: the bag's only image topic)")
+    p.add_argument("--model", choices=MODEL_NAMES, help="with --live: model (default model.name of the config)")
+    p.set_defaults(func=cmd_evaluate, frames=None)
+    p._option_string_actions["--profile"].required = False  # not with --live: the device's profile
 
     from scissor_core.experiments import EXPERIMENTS, PROFILE_SETS
 
