@@ -6,6 +6,10 @@ the node's name, and shuts everything down cleanly: on Ctrl-C / SIGTERM, when
 the run's duration is over, or when a node exits with an error. Shutdown sends
 SIGINT (rclpy's clean path, so nodes flush their logs), then SIGTERM, then
 SIGKILL to whatever is still alive after each grace period.
+
+Fault injection (tests, ``scissor soak``) kills a node with :meth:`Launcher.kill`
+and starts it again with :meth:`Launcher.restart`; such an exit is expected and
+does not stop the run.
 """
 from __future__ import annotations
 
@@ -47,16 +51,21 @@ class NodeProcess:
     process: subprocess.Popen
     relay: threading.Thread
     peak_rss: int = 0
+    killed: bool = False
+    """Stopped on purpose by :meth:`Launcher.kill`: its exit is not a failure."""
     """Largest resident set size seen (bytes) of the node's process tree (the ROS wheels re-execute
     Python once, so the node itself is a child of the started process)."""
+
+    rss: int = 0
+    """Resident set size at the last sample (bytes)."""
 
     def sample_rss(self) -> None:
         try:
             root = psutil.Process(self.process.pid)
-            rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            self.rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
         except psutil.Error:  # exited between poll and sample
             return
-        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_rss = max(self.peak_rss, self.rss)
 
 
 class Launcher:
@@ -69,6 +78,9 @@ class Launcher:
         self.command_prefix = command_prefix or []
         self.output = output or sys.stdout
         self.nodes: list[NodeProcess] = []
+        """The current process of every node (a restarted node's latest)."""
+        self.retired: list[NodeProcess] = []
+        """Processes killed and replaced by a restart."""
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -77,15 +89,51 @@ class Launcher:
 
     def start(self) -> None:
         for spec in self.specs:
-            cmd = self.command(spec)
-            log.info("starting %s: %s", spec.name, " ".join(cmd))
-            process = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **spec.env}, text=True, bufsize=1, start_new_session=True,
-            )
-            relay = threading.Thread(target=self._relay, args=(spec.name, process), daemon=True)
-            relay.start()
-            self.nodes.append(NodeProcess(spec, process, relay))
+            self.nodes.append(self._spawn(spec))
+
+    def _spawn(self, spec: NodeSpec) -> NodeProcess:
+        cmd = self.command(spec)
+        log.info("starting %s: %s", spec.name, " ".join(cmd))
+        process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **spec.env}, text=True, bufsize=1, start_new_session=True,
+        )
+        relay = threading.Thread(target=self._relay, args=(spec.name, process), daemon=True)
+        relay.start()
+        return NodeProcess(spec, process, relay)
+
+    def node(self, name: str) -> NodeProcess:
+        """The current process of the node called ``name``."""
+        for n in self.nodes:
+            if n.spec.name == name:
+                return n
+        raise KeyError(f"no node {name!r}; nodes are {[n.spec.name for n in self.nodes]}")
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Stop a node on purpose (default: without a chance to say goodbye) and wait for it to exit."""
+        n = self.node(name)
+        n.killed = True
+        log.info("fault: sending %s to %s", signal.Signals(sig).name, name)
+        try:
+            os.killpg(n.process.pid, sig)
+        except ProcessLookupError:
+            pass
+        n.process.wait()
+
+    def restart(self, name: str) -> None:
+        """Start a killed node again, same spec."""
+        old = self.node(name)
+        if old.process.poll() is None:
+            raise RuntimeError(f"node {name} is still running: kill it first")
+        self.retired.append(old)
+        self.nodes[self.nodes.index(old)] = self._spawn(old.spec)
+
+    def restarts(self, name: str) -> int:
+        return sum(n.spec.name == name for n in self.retired)
+
+    def peak_rss(self, name: str) -> int:
+        """Largest RSS of any process that ran the node (bytes)."""
+        return max(n.peak_rss for n in [*self.retired, *self.nodes] if n.spec.name == name)
 
     def _relay(self, name: str, process: subprocess.Popen) -> None:
         assert process.stdout is not None
@@ -115,7 +163,7 @@ class Launcher:
     def _wait(self, duration: float | None, until) -> None:
         deadline = None if duration is None else time.monotonic() + duration
         while not self._stop.is_set():
-            failed = [n for n in self.nodes if n.process.poll() not in (None, 0)]
+            failed = [n for n in self.nodes if n.process.poll() not in (None, 0) and not n.killed]
             if failed:
                 log.error("node %s exited with code %d: stopping the testbed",
                           failed[0].spec.name, failed[0].process.returncode)
@@ -124,7 +172,7 @@ class Launcher:
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 return
-            if all(n.process.poll() is not None for n in self.nodes):
+            if all(n.process.poll() is not None and not n.killed for n in self.nodes):
                 return
             for n in self.nodes:
                 n.sample_rss()
@@ -145,7 +193,7 @@ class Launcher:
             end = time.monotonic() + self.grace
             while time.monotonic() < end and any(n.process.poll() is None for n in alive):
                 time.sleep(0.05)
-        for n in self.nodes:
+        for n in [*self.retired, *self.nodes]:
             n.process.wait()
             n.relay.join(timeout=2)
         return {n.spec.name: n.process.returncode for n in self.nodes}

@@ -309,6 +309,27 @@ def cmd_testbed(args: argparse.Namespace) -> int:
     return 1 if failed or not run.outcomes else 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from scissor_bringup.bench_live import bench_config
+    from scissor_bringup.soak import SoakSettings, parse_faults, run_soak
+
+    _config(args)  # refuse a bad config before any node starts
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    settings = SoakSettings(frames=args.frames, faults=parse_faults(args.faults), fault_every=args.fault_every,
+                            down=args.down, interval=args.interval, max_rss_growth=args.max_rss_growth)
+    config_file = bench_config(str(args.config), model={"name": args.model or "alexnet"})
+    with tqdm(total=settings.frames, desc="soak", unit="frame", disable=args.no_progress) as bar:
+        report = run_soak(config_file, settings, args.output, namespace=args.namespace,
+                          progress=lambda n: bar.update(n - bar.n))
+    print(report.summary)
+    print(f"\nwrote {args.output}/soak.md, outcomes.csv, nodes.log, rss.png and delay.png")
+    return 0 if report.passed else 1
+
+
 REPLAY_STARTUP = 30.0
 """Seconds the default ``scissor replay --duration`` allows for the nodes to start, on top of the replay."""
 
@@ -665,6 +686,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="rosbag2 storage of --record (default mcap)")
     p.set_defaults(func=cmd_testbed, overrides=[], weights=None, input_size=None, verbose=False)
+
+    p = sub.add_parser("soak", help="long testbed run with injected faults; checks every frame has one outcome",
+                       description="Run the live testbed for --frames camera frames while killing and restarting "
+                                   "the edge and the agent, collapsing the link, bursting the camera and "
+                                   "duplicating results (see scissor_bringup/soak.py); then check frames read = "
+                                   "outcomes recorded, no duplicates, no node crashed, memory flat. Exit code 1 "
+                                   "when a check fails.")
+    _add_common(p)
+    p.add_argument("--frames", type=int, default=10_000, help="camera frames (default 10000)")
+    p.add_argument("--faults", default="all", help="all, none or a comma list of edge,agent,link,burst,duplicates")
+    p.add_argument("--fault-every", type=int, default=200, help="frames from the start or the last restart to the next node kill (default 200)")
+    p.add_argument("--down", type=float, default=6.0, help="seconds a killed node stays down (default 6)")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between camera frames (default 0.1)")
+    p.add_argument("--max-rss-growth", type=float, default=0.10,
+                   help="largest allowed memory growth of camera and device over the run (default 0.10)")
+    p.add_argument("--namespace", default="", help="namespace of every topic")
+    p.add_argument("--output", type=Path, default=Path("results/soak"), help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_soak)
 
     p = sub.add_parser("replay", help="replay a rosbag2's camera frames through the live testbed",
                        description="Run the live testbed (as 'scissor testbed') with the camera publishing the "

@@ -185,8 +185,12 @@ class CameraConfig:
     """Start a video file or image folder again at its end (otherwise the camera stops)."""
     max_frames: int = 0
     """Stop after publishing this many frames (0 = no limit)."""
+    burst_every: int = 0
+    """Every this many frames, publish a burst (fault injection: more frames than the device admits; 0 = never)."""
+    burst_size: int = 0
+    """Extra frames published back to back in each burst."""
     wait_for_subscribers: int = 0
-    """Read and publish nothing until this many subscribers match camera/image_raw (0 = start at once)."""
+    """Start reading and publishing once this many subscribers match camera/image_raw (0 = at once)."""
     frame_id: str = "camera"
     """header.frame_id of the published images (before the #seq suffix)."""
     seq_in_frame_id: bool = True
@@ -282,6 +286,10 @@ class DeviceConfig:
     """Policy the device decides with when the agent is silent (a baseline name, as in scissor simulate)."""
     edge_timeout: float = 5.0
     """A frame sent to the edge with no result after this many seconds is dropped as edge_lost."""
+    edge_silence_limit: int = 3
+    """This many frames in a row lost without a result: the edge is away (frames run device-only)."""
+    edge_retry: float = 10.0
+    """Seconds an edge that went silent stays away before frames are offloaded to it again."""
     poll_period: float = 0.01
     """Seconds between two checks of decision deadlines, queue timeouts and lost results."""
     link_state_period: float = 0.5
@@ -447,11 +455,19 @@ def validate(config: ScissorConfig, source: str) -> None:
         (cam.width >= 64 and cam.height >= 64, "camera.width/height", "must be at least 64"),
         (cam.cars >= 0, "camera.cars", "must be non-negative"),
         (cam.max_frames >= 0, "camera.max_frames", "must be non-negative"),
+        (cam.burst_every >= 0 and cam.burst_size >= 0, "camera.burst_every/burst_size", "must be non-negative"),
         (cam.bag_rate > 0, "camera.bag_rate", "must be positive"),
         (cam.wait_for_subscribers >= 0, "camera.wait_for_subscribers", "must be non-negative"),
         (cam.encoding != "yuv422" or cam.width % 2 == 0, "camera.width", "must be even for yuv422"),
         (config.ros.diagnostics_period > 0, "ros.diagnostics_period", "must be positive"),
         (config.ros.malloc_reuse_bytes >= 0, "ros.malloc_reuse_bytes", "must be non-negative"),
+    ]
+    dev = config.device
+    checks += [
+        (dev.decision_deadline > 0, "device.decision_deadline", "must be positive"),
+        (dev.edge_timeout > 0, "device.edge_timeout", "must be positive"),
+        (dev.edge_silence_limit >= 1, "device.edge_silence_limit", "must be at least 1"),
+        (dev.edge_retry > 0, "device.edge_retry", "must be positive"),
     ]
     for ok, key, message in checks:
         if not ok:

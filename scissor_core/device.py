@@ -18,6 +18,13 @@ live system has:
 - **results**: a frame sent to the edge completes when its result arrives; one
   that gets no result within ``edge_timeout`` is dropped as ``edge_lost``;
   duplicate and late results are counted and ignored;
+- **edge presence**: while no edge listens (the node reports DDS matching with
+  :meth:`DeviceRuntime.edge_listeners`), or after ``edge_silence_limit`` frames in
+  a row were lost without a result (an edge that listens but does not answer),
+  the edge is *away*: every new frame runs device-only (policy
+  ``EDGE_AWAY_POLICY``, a fallback decision) and feature maps about to be sent
+  are dropped as ``edge_lost`` at once. A newly matched edge, any result, or
+  ``edge_retry`` seconds of silence make it available again;
 - **stop** gives every frame still in the pipeline its outcome (``shutdown``).
 
 Every method that takes no ``now`` reads ``clock`` (``time.monotonic``): total
@@ -43,6 +50,9 @@ from scissor_core.queues import DeviceQueues, Job, ObservedState
 from scissor_core.traces import BandwidthEstimator, Trace
 
 log = logging.getLogger(__name__)
+
+EDGE_AWAY_POLICY = "device-only(edge-away)"
+"""The policy recorded for frames run device-only because no edge was available."""
 
 
 class LinkShaper:
@@ -77,6 +87,8 @@ class DeviceStats:
     invalid_decisions: int = 0
     results: int = 0
     duplicate_or_late_results: int = 0
+    edge_away_decisions: int = 0
+    edge_departures: int = 0
     edge_errors: int = 0
     bytes_sent: int = 0
     split_counts: dict[str, int] = field(default_factory=dict)
@@ -89,6 +101,7 @@ class DeviceRuntime:
                  trace: Trace, timeout: float, local_max: int, offload_max: int, reward: Reward,
                  decision_deadline: float, edge_timeout: float, slowdown: float = 1.0,
                  initial_bandwidth: float = 5e6, estimator_window: int = 5,
+                 edge_silence_limit: int = 3, edge_retry: float = 10.0,
                  emit: Callable[[FrameOutcome], None], send: Callable[[Job, bytes], None],
                  clock: Callable[[], float] = time.monotonic,
                  seal: Callable[[Job, bytes], bytes] | None = None) -> None:
@@ -98,6 +111,7 @@ class DeviceRuntime:
             raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
         self.model, self.costs, self.fallback, self.codec = model, costs, fallback, codec
         self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
+        self.edge_silence_limit, self.edge_retry = edge_silence_limit, edge_retry
         self.clock, self.send, self._emit_outcome = clock, send, emit
         self.seal = seal
         self.shaper = LinkShaper(trace, clock())
@@ -110,6 +124,9 @@ class DeviceRuntime:
         self._frames: dict[int, _Frame] = {}
         self._undecided: dict[int, tuple[float, _Frame, ObservedState]] = {}
         self._awaiting: dict[int, tuple[Job, float]] = {}
+        self._edge_listeners = 1  # the node only reads frames once an edge listens
+        self._lost_in_a_row = 0
+        self._silent_since: float | None = None
         self._workers = [threading.Thread(target=self._compute_loop, name="device-compute", daemon=True),
                          threading.Thread(target=self._link_loop, name="device-link", daemon=True)]
 
@@ -189,6 +206,9 @@ class DeviceRuntime:
                    split != EDGE_ONLY, split != DEVICE_ONLY)
 
     def _admit(self, seq: int, split: str, policy: str, fallback: bool) -> None:
+        if split != DEVICE_ONLY and not self._edge_available(self.clock()):
+            split, policy, fallback = DEVICE_ONLY, EDGE_AWAY_POLICY, True
+            self.stats.edge_away_decisions += 1
         arrival, frame, _ = self._undecided.pop(seq)
         self.stats.split_counts[split] = self.stats.split_counts.get(split, 0) + 1
         if split == EDGE_ONLY:
@@ -207,6 +227,7 @@ class DeviceRuntime:
                 return False
             job, _ = entry
             now = self.clock()
+            self._lost_in_a_row, self._silent_since = 0, None  # it answers
             if error:
                 self.stats.edge_errors += 1
                 self.queues.fail(job, now, DropReason.DECODE_ERROR, DropPlace.EDGE, job.nbytes)
@@ -227,7 +248,36 @@ class DeviceRuntime:
                 if now >= deadline:
                     del self._awaiting[seq]
                     self.queues.fail(job, now, DropReason.EDGE_LOST, DropPlace.EDGE, job.nbytes)
+                    self._lost_in_a_row += 1
+                    if self._lost_in_a_row == self.edge_silence_limit:
+                        self._silent_since = now
+                        self.stats.edge_departures += 1
+                        log.warning("%d frames in a row got no result: the edge is away for %g s (device-only)",
+                                    self._lost_in_a_row, self.edge_retry)
             self._cv.notify_all()
+
+    # -------------------------------------------------------- edge presence
+    def edge_listeners(self, count: int) -> None:
+        """How many subscribers the feature topic has now (DDS matching). None: the edge is away.
+        More than last time: a (re)started edge, so offloading may resume at once."""
+        with self._cv:
+            if count > self._edge_listeners:
+                self._lost_in_a_row, self._silent_since = 0, None
+                log.warning("an edge subscribed to the feature maps (%d listening): offloading again", count)
+            elif count == 0 < self._edge_listeners:
+                self.stats.edge_departures += 1
+                log.warning("no edge listens to the feature maps: frames run device-only until one returns")
+            self._edge_listeners = count
+
+    @property
+    def edge_available(self) -> bool:
+        with self._cv:
+            return self._edge_available(self.clock())
+
+    def _edge_available(self, now: float) -> bool:
+        if self._silent_since is not None and now - self._silent_since >= self.edge_retry:
+            self._lost_in_a_row, self._silent_since = 0, None  # probe it again
+        return self._edge_listeners > 0 and self._silent_since is None
 
     def _emit(self, outcome: FrameOutcome) -> None:
         self._frames.pop(outcome.seq, None)
@@ -278,6 +328,11 @@ class DeviceRuntime:
         q = self.queues
         while (item := self._next(lambda: q.transmitting is not None, lambda: bool(q.offload), q.start_transmit)):
             job, frame = item
+            with self._cv:
+                if not self._edge_available(self.clock()):  # nobody would answer: do not wait edge_timeout
+                    if q.transmitting is job:
+                        q.abort_transmit(self.clock(), DropReason.EDGE_LOST)
+                    continue
             try:
                 blob = self.model.encode_split(job.split, frame.tensors, self.codec)
                 if self.seal is not None:

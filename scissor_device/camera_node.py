@@ -64,13 +64,22 @@ class CameraNode(Node):
                                + (f", {self.camera.max_frames} frames" if self.camera.max_frames else ""))
 
     def on_timer(self) -> None:
-        """Publish the next frame (once enough subscribers match); at the end (source or max_frames)
-        stop the timer and complete ``done``."""
-        if self.publisher.get_subscription_count() < self.camera.wait_for_subscribers:
+        """Publish the next frame (once enough subscribers match), plus a burst when one is due; at the
+        end (source or max_frames) stop the timer and complete ``done``."""
+        if self.seq == 0 and self.publisher.get_subscription_count() < self.camera.wait_for_subscribers:
+            # Only the start waits: a reader that leaves later (a killed edge) must not stop the camera.
             self.diagnostics.set(message=f"waiting for {self.camera.wait_for_subscribers} subscriber(s)")
             return
         if self.offsets is not None and not self.recorded_time_reached(self.offsets):
             return
+        every = self.camera.burst_every
+        burst = self.camera.burst_size if every and self.seq and self.seq % every == 0 else 0
+        for _ in range(1 + burst):
+            if self.done.done() or not self.publish_next():
+                return
+
+    def publish_next(self) -> bool:
+        """Read and publish one frame; False once the camera has finished."""
         try:
             frame = self.source.read()
         except BagError as exc:  # a message of the bag that does not decode ends the replay
@@ -80,7 +89,7 @@ class CameraNode(Node):
         if frame is None:
             self.get_logger().info(f"source ended after {self.seq} frames")
             self.finish()
-            return
+            return False
         msg = bgr_to_image(frame, self.camera.encoding)
         msg.header.stamp = captured.to_msg()
         msg.header.frame_id = (frame_id_with_seq(self.camera.frame_id, self.seq) if self.camera.seq_in_frame_id
@@ -92,6 +101,8 @@ class CameraNode(Node):
         if self.camera.max_frames and self.seq >= self.camera.max_frames:
             self.get_logger().info(f"published max_frames={self.camera.max_frames} frames")
             self.finish()
+            return False
+        return True
 
     def recorded_time_reached(self, offsets: list[float]) -> bool:
         """Whether the next frame's recorded offset (from the first published frame) has passed."""

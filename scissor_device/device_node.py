@@ -110,13 +110,14 @@ class DeviceNode(Node):
             decision_deadline=config.device.decision_deadline, edge_timeout=config.device.edge_timeout,
             slowdown=float(self.profile.settings["device_slowdown"]),
             initial_bandwidth=config.link.initial_bandwidth, estimator_window=config.link.estimator_window,
+            edge_silence_limit=config.device.edge_silence_limit, edge_retry=config.device.edge_retry,
             emit=self.on_outcome, send=self.send_features, seal=seal if sealer is not None else None)
         self.features_publisher = publisher(self, FeatureMap, "scissor/features")
         self.queue_state_publisher = publisher(self, QueueState, "scissor/queue_state")
         self.link_state_publisher = publisher(self, LinkState, "scissor/link_state")
         self.outcome_publisher = publisher(self, FrameOutcomeMsg, "scissor/frame_outcome")
-        subscription(self, SplitDecision, "scissor/split_decision", self.on_decision)
-        subscription(self, InferenceResult, "scissor/result", self.on_result)
+        self.decision_subscription = subscription(self, SplitDecision, "scissor/split_decision", self.on_decision)
+        self.result_subscription = subscription(self, InferenceResult, "scissor/result", self.on_result)
         self.create_timer(config.device.poll_period, self.runtime.poll)
         self.create_timer(config.device.link_state_period, self.publish_link_state)
         self.diagnostics = Diagnostics(self, config.ros.diagnostics_period)
@@ -127,6 +128,7 @@ class DeviceNode(Node):
         self.runtime.start()
         self.camera_subscription = None
         self.ready_timer = self.create_timer(0.2, self.subscribe_camera_when_ready)
+        self.create_timer(0.2, self.watch_edge)
         self.get_logger().info(
             f"{self.model.name} ({self.model.weights_label}); profile {profile_path}; codec {codec.label}; "
             f"link {config.link.trace}; device slowdown x{self.runtime.slowdown:g}, "
@@ -140,9 +142,9 @@ class DeviceNode(Node):
         """Read frames only once an edge (and, when used, an agent) listens: a frame the device reads
         must be able to finish, and frames before that would only pile up as drops."""
         missing = []
-        if self.features_publisher.get_subscription_count() == 0:
+        if self.edges_listening() == 0:
             missing.append("edge (scissor/features)")
-        if self.config.device.use_agent and self.queue_state_publisher.get_subscription_count() == 0:
+        if self.config.device.use_agent and self.agents_listening() == 0:
             missing.append("agent (scissor/queue_state)")
         if missing:
             self.diagnostics.set(message="waiting for " + " and ".join(missing))
@@ -155,9 +157,13 @@ class DeviceNode(Node):
     def on_image(self, msg: Image) -> None:
         """Admit a frame: every frame read gets exactly one outcome from here on."""
         _, seq = parse_frame_id(msg.header.frame_id)
-        if seq is None:
+        if seq is None or seq < self.next_seq:
+            if seq is not None:  # a restarted camera counts from 0 again: frame numbers stay unique
+                self.get_logger().warning(f"camera/image_raw: frame {seq} after {self.next_seq - 1}: "
+                                          f"numbered {self.next_seq}", throttle_duration_sec=10.0)
+                self.diagnostics.count("renumbered_frames")
             seq = self.next_seq
-        self.next_seq = max(self.next_seq, seq + 1)
+        self.next_seq = seq + 1
         try:
             frame = image_to_bgr(msg)
         except ImageError as exc:
@@ -165,7 +171,8 @@ class DeviceNode(Node):
             self.diagnostics.count("bad_frames")
             return
         state = self.runtime.on_frame(seq, frame)
-        if not self.config.device.use_agent:
+        if not self.config.device.use_agent or self.agents_listening() == 0:
+            # No agent (or it is gone): waiting out the decision deadline would only add delay.
             self.runtime.decide_with_fallback(seq)
             return
         qs = QueueState(seq=seq, local_queue=state.local_len, offload_queue=state.offload_len,
@@ -176,6 +183,22 @@ class DeviceNode(Node):
         qs.header.stamp = self.get_clock().now().to_msg()
         qs.header.frame_id = msg.header.frame_id
         self.queue_state_publisher.publish(qs)
+
+    def edges_listening(self) -> int:
+        """Edges on the graph: they read scissor/features *and* write scissor/result (a recorder or
+        monitor of the features is not an edge). A killed edge leaves the graph after its participant's
+        lease (a few seconds with the shipped Fast DDS profile); one stopped by a signal leaves at once."""
+        return min(self.features_publisher.get_subscription_count(), self.result_subscription.get_publisher_count())
+
+    def agents_listening(self) -> int:
+        """Agents on the graph: they read scissor/queue_state *and* write scissor/split_decision (a recorder
+        is not an agent)."""
+        return min(self.queue_state_publisher.get_subscription_count(),
+                   self.decision_subscription.get_publisher_count())
+
+    def watch_edge(self) -> None:
+        if self.camera_subscription is not None:
+            self.runtime.edge_listeners(self.edges_listening())
 
     def on_decision(self, msg: SplitDecision) -> None:
         """The agent's split for a frame (addressed by seq; several devices use separate namespaces)."""
@@ -224,15 +247,19 @@ class DeviceNode(Node):
         stats = self.runtime.stats
         self.diagnostics.set(message="running", frames=stats.frames, in_flight=self.runtime.in_flight,
                              bandwidth_estimate=f"{self.runtime.estimator.estimate:.0f}",
-                             fallback_decisions=stats.fallback_decisions, splits=stats.split_counts)
+                             fallback_decisions=stats.fallback_decisions, splits=stats.split_counts,
+                             edge_available=self.runtime.edge_available,
+                             edge_away_decisions=stats.edge_away_decisions, edge_departures=stats.edge_departures)
 
     def destroy_node(self) -> None:
         """Stop the workers and write the outcome of every frame still in the pipeline."""
         self.runtime.stop()
         self.log_file.close()
         # rclpy's context is usually shut down by now (Ctrl-C), so /rosout is gone: plain stderr.
-        print(f"device_node: read {self.runtime.stats.frames} frames, recorded {self.outcomes_recorded} "
-              f"outcomes in {self.log_file.path}", file=sys.stderr, flush=True)
+        stats = self.runtime.stats
+        print(f"device_node: read {stats.frames} frames, recorded {self.outcomes_recorded} outcomes in "
+              f"{self.log_file.path}; ignored {stats.duplicate_or_late_results} duplicate or late results; "
+              f"edge away {stats.edge_departures} times", file=sys.stderr, flush=True)
         super().destroy_node()
 
 

@@ -49,6 +49,27 @@ def test_camera_publishes_scene_frames_bit_exact():
     assert "frames" in values and "synthetic traffic scene" in values["source"]
 
 
+def test_camera_bursts_publish_extra_frames_back_to_back():
+    received: dict[int, float] = {}
+    domain = unique_domain_id()
+    with graph_node("burst_test", domain) as t:
+        reliable = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
+        t.node.create_subscription(
+            Image, "camera/image_raw", lambda m: received.setdefault(
+                parse_frame_id(m.header.frame_id)[1], m.header.stamp.sec + m.header.stamp.nanosec * 1e-9), reliable)
+        with node_process("scissor_device.camera_node", domain,
+                          "-p", "camera.max_frames:=12", "-p", "camera.interval:=0.3", "-p", "camera.width:=64",
+                          "-p", "camera.height:=64", "-p", "camera.burst_every:=5", "-p", "camera.burst_size:=3",
+                          "-p", "camera.wait_for_subscribers:=1",
+                          "-p", "qos_overrides./camera/image_raw.publisher.reliability:=reliable") as camera:
+            t.spin_until(lambda: camera.poll() is not None, 60, "the camera to stop after max_frames")
+            t.spin_for(0.3)
+    assert sorted(received) == list(range(12))
+    assert received[5] - received[4] > 0.2  # one interval
+    assert received[8] - received[5] < 0.2  # frames 5..8: one tick and its burst of 3
+    assert received[9] - received[8] > 0.2
+
+
 @pytest.mark.timeout(60)
 def test_camera_rejects_an_invalid_parameter():
     with node_process("scissor_device.camera_node", unique_domain_id(), "-p", "camera.encoding:=jpeg") as camera:

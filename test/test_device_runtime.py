@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from scissor_core.codec import CodecSpec
-from scissor_core.device import DeviceRuntime, LinkShaper
+from scissor_core.device import EDGE_AWAY_POLICY, DeviceRuntime, LinkShaper
 from scissor_core.models.registry import load_model
 from scissor_core.outcome import Reward
 from scissor_core.policies.base import SplitCosts
@@ -184,3 +184,73 @@ def test_a_failed_send_drops_that_frame_and_the_link_goes_on(alexnet):
     by_seq = {o.seq: o for o in outcomes}
     assert by_seq[1].drop_reason == "local_error" and by_seq[1].drop_place == "link"
     assert by_seq[0].completed and by_seq[2].completed and len(outcomes) == 3
+
+
+def test_without_a_listening_edge_frames_run_device_only_until_one_returns(alexnet):
+    outcomes, edge = [], Edge(alexnet)
+    runtime = make_runtime(alexnet, edge, outcomes)
+    runtime.start()
+    scene = TrafficScene(seed=6)
+    runtime.edge_listeners(0)
+    assert not runtime.edge_available
+    for seq in range(2):
+        runtime.on_frame(seq, scene.frame(seq))
+        runtime.on_decision(seq, "conv5", "agent")
+    assert wait_for(lambda: len(outcomes) == 2)
+    runtime.edge_listeners(1)  # an edge (re)started
+    for seq in range(2, 4):
+        runtime.on_frame(seq, scene.frame(seq))
+        runtime.on_decision(seq, "conv5", "agent")
+    assert wait_for(lambda: len(outcomes) == 4)
+    runtime.stop()
+    by_seq = {o.seq: o for o in outcomes}
+    for seq in (0, 1):
+        assert by_seq[seq].completed and by_seq[seq].split == "last" and by_seq[seq].policy == EDGE_AWAY_POLICY
+        assert by_seq[seq].fallback_decision
+    for seq in (2, 3):
+        assert by_seq[seq].completed and by_seq[seq].split == "conv5" and by_seq[seq].policy == "agent"
+    assert runtime.stats.edge_away_decisions == 2 and runtime.stats.edge_departures == 1
+
+
+def test_an_edge_that_stops_answering_is_away_until_the_retry(alexnet):
+    answering = threading.Event()
+    outcomes, edge = [], Edge(alexnet, lose=lambda seq: not answering.is_set())
+    runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.2, edge_silence_limit=2, edge_retry=1.0)
+    runtime.start()
+    scene = TrafficScene(seed=7)
+
+    def frame(seq):
+        runtime.on_frame(seq, scene.frame(seq))
+        runtime.on_decision(seq, "conv5", "agent")
+
+    for seq in range(2):  # both lost: the second makes the edge away
+        frame(seq)
+    assert wait_for(lambda: (runtime.poll(), len(outcomes))[1] == 2)
+    assert not runtime.edge_available
+    frame(2)  # runs device-only while away
+    assert wait_for(lambda: len(outcomes) == 3)
+    answering.set()
+    assert wait_for(lambda: runtime.edge_available, timeout=5.0)  # the retry
+    frame(3)
+    assert wait_for(lambda: (runtime.poll(), len(outcomes))[1] == 4)
+    runtime.stop()
+    by_seq = {o.seq: o for o in outcomes}
+    assert [by_seq[s].drop_reason for s in (0, 1)] == ["edge_lost", "edge_lost"]
+    assert by_seq[2].completed and by_seq[2].split == "last" and by_seq[2].policy == EDGE_AWAY_POLICY
+    assert by_seq[3].completed and by_seq[3].split == "conv5"
+
+
+def test_feature_maps_queued_when_the_edge_leaves_are_dropped_as_edge_lost_at_once(alexnet):
+    outcomes, edge = [], Edge(alexnet)
+    runtime = make_runtime(alexnet, edge, outcomes, trace=parse_trace("const:20kB"))
+    runtime.start()
+    scene = TrafficScene(seed=8)
+    for seq in range(3):  # the slow link keeps the first transmitting and the others queued
+        runtime.on_frame(seq, scene.frame(seq))
+        runtime.on_decision(seq, "conv5", "agent")
+    assert wait_for(lambda: runtime.queues.transmitting is not None and len(runtime.queues.offload) == 2)
+    runtime.edge_listeners(0)
+    assert wait_for(lambda: len(outcomes) >= 2, timeout=5.0)
+    runtime.stop()
+    queued = [o for o in outcomes if o.seq in (1, 2)]
+    assert [o.drop_reason for o in queued] == ["edge_lost", "edge_lost"] and {o.drop_place for o in queued} == {"link"}

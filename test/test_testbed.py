@@ -164,3 +164,40 @@ def test_the_agent_learns_online_and_saves_checkpoints(tmp_path, domain):
     before = [*shipped.actor.state_dict().values(), *shipped.critic.state_dict().values()]
     after = [*online.actor.state_dict().values(), *online.critic.state_dict().values()]
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), "online learning changed nothing"
+
+
+def test_testbeds_are_isolated_by_namespace_and_domain(tmp_path, domain):
+    """Two testbeds on one network: one namespace each (or one ROS_DOMAIN_ID each). A testbed in
+    namespace car1 is heard on /car1/... of its domain and nowhere else."""
+    config_file = write_config(tmp_path, camera={"max_frames": 15, "wait_for_subscribers": 2},  # device, edge
+                               agent={"policy": "fixed:conv5"})
+    heard: dict[str, int] = {"/car1": 0, "/car2": 0, "/": 0, "other domain": 0}
+
+    def count(key):
+        return lambda _msg: heard.__setitem__(key, heard[key] + 1)
+
+    with graph_node("isolation_here", domain) as here, graph_node("isolation_there", unique_domain_id()) as there:
+        for ns in ("/car1", "/car2"):
+            here.node.create_subscription(InferenceResult, f"{ns}/scissor/result", count(ns), 100)
+        here.node.create_subscription(InferenceResult, "/scissor/result", count("/"), 100)
+        there.node.create_subscription(InferenceResult, "/car1/scissor/result", count("other domain"), 100)
+        stop = threading.Event()
+
+        def spin():
+            while not stop.is_set():
+                here.executor.spin_once(timeout_sec=0.02)
+                there.executor.spin_once(timeout_sec=0.02)
+
+        spinner = threading.Thread(target=spin, daemon=True)
+        spinner.start()
+        log = tmp_path / "outcomes.csv"
+        launcher = Launcher(describe_testbed(config_file, "car1"), grace=20, output=io.StringIO())
+        codes = launcher.run(duration=90, until=lambda: log.exists() and log.read_text().count("\n") > 12)
+        time.sleep(0.5)
+        stop.set()
+        spinner.join()
+    output = launcher.output.getvalue()
+    (tmp_path / "nodes.log").write_text(output)
+    assert all(code in (0, -2) for code in codes.values()), (codes, output[-2000:])
+    assert heard["/car1"] >= 5, (heard, output[-2000:])
+    assert heard["/car2"] == heard["/"] == heard["other domain"] == 0, heard
