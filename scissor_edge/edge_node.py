@@ -176,6 +176,9 @@ class EdgeNode(Node):
             raise InputError("split", exc) from None
         except CodecError as exc:
             raise InputError("payload", exc) from None
+        for name, tensor in tensors.items():  # would only turn into NaN scores or boxes downstream
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise InputError("payload", f"tensor {name!r} contains NaN or Inf")
         decoded = time.perf_counter()
         try:
             output = self.model.splitter.run_edge({k: t.to(self.device) for k, t in tensors.items()}, msg.split)

@@ -41,6 +41,10 @@ def test_edge_results_equal_unsplit_and_survive_malformed_input(traffic_frame):
               "payload: tensors do not fit"),
         103: (feature_map(103, "conv2", blobs["conv2"], model="resnet18"), "model: "),
     }
+    poisoned = {k: t.clone() for k, t in model.splitter.run_device(x, "conv2").items()}
+    poisoned["features_5"][0, 0, 0, 0] = float("nan")
+    bad[106] = (feature_map(106, "conv2", model.encode_split("conv2", poisoned, CodecSpec())),
+                "payload: tensor 'features_5' contains NaN or Inf")
     short = feature_map(104, "conv2", blobs["conv2"])
     short.payload_bytes = 7
     bad[104] = (short, "payload_bytes: ")
