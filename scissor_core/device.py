@@ -170,6 +170,13 @@ class DeviceRuntime:
             self._undecided[seq] = (arrival, _Frame(x, meta), state)
         return state
 
+    def reject_frame(self, seq: int) -> None:
+        """A camera message that is not a readable image: the frame's outcome is a ``bad_frame`` drop."""
+        with self._cv:
+            self.stats.frames += 1
+            now = self.clock()
+            self.queues.fail(self._job(seq, now, "", "", False), now, DropReason.BAD_FRAME, DropPlace.LOCAL)
+
     def on_decision(self, seq: int, split: str, policy: str) -> bool:
         """The agent's split for frame ``seq``; False when it came too late (the fallback decided)."""
         with self._cv:

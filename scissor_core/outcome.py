@@ -39,6 +39,8 @@ class DropReason(StrEnum):
     """The edge could not decode the feature maps."""
     LOCAL_ERROR = "local_error"
     """The device failed to run its part of the network."""
+    BAD_FRAME = "bad_frame"
+    """The camera image could not be read (wrong step, size or encoding; live testbed only)."""
     SHUTDOWN = "shutdown"
     """Still in the pipeline when the testbed stopped (live testbed only)."""
 

@@ -169,6 +169,7 @@ class DeviceNode(Node):
         except ImageError as exc:
             self.get_logger().warning(f"camera/image_raw: frame {seq} rejected: {exc}")
             self.diagnostics.count("bad_frames")
+            self.runtime.reject_frame(seq)
             return
         state = self.runtime.on_frame(seq, frame)
         if not self.config.device.use_agent or self.agents_listening() == 0:

@@ -166,6 +166,15 @@ def test_slow_link_paces_transmissions(alexnet):
     assert runtime.estimator.estimate == pytest.approx(2e6, rel=0.05)
 
 
+def test_an_unreadable_camera_frame_gets_a_bad_frame_outcome(alexnet):
+    outcomes, edge = [], Edge(alexnet)
+    runtime = make_runtime(alexnet, edge, outcomes)
+    runtime.reject_frame(7)
+    assert runtime.stats.frames == 1 and runtime.in_flight == 0
+    [o] = outcomes
+    assert (o.seq, o.completed, o.drop_reason, o.drop_place) == (7, False, "bad_frame", "local")
+
+
 def test_a_failed_send_drops_that_frame_and_the_link_goes_on(alexnet):
     outcomes, edge = [], Edge(alexnet)
 

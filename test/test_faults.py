@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from sensor_msgs.msg import Image
+
+from ros_graph import graph_node, node_process, stop, unique_domain_id
+from scissor_bringup.ros_helpers import publisher, qos
+from scissor_bringup.ros_image import bgr_to_image
 from scissor_bringup.soak import FAULTS, SoakSettings, parse_faults, run_soak
 from scissor_core.device import EDGE_AWAY_POLICY
 from scissor_core.outcome import read_csv
+from scissor_core.scene import TrafficScene
+from scissor_msgs.msg import FeatureMap, InferenceResult
+from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 
 from test_testbed import domain, write_config  # noqa: F401 -- domain is a fixture
 
@@ -59,3 +67,36 @@ def test_short_soak_with_every_fault_loses_no_frame_and_recovers(tmp_path, domai
     captures = sorted(o.capture for o in outcomes)
     assert sum(b - a < settings.interval / 3 for a, b in zip(captures, captures[1:])) >= 30
     assert (tmp_path / "soak" / "rss.png").stat().st_size > 0
+
+
+def test_an_unreadable_camera_image_gets_its_one_outcome_and_the_device_goes_on(tmp_path):
+    """A camera message with a wrong step is a delivered frame too: a bad_frame drop, then the next frame
+    runs as usual. The test node stands in for the edge (it reads features and writes results)."""
+    domain = unique_domain_id()
+    outcomes: dict[int, FrameOutcomeMsg] = {}
+    scene = TrafficScene(seed=1)
+    frames = [bgr_to_image(scene.frame(seq)) for seq in range(3)]
+    frames[1].step -= 3  # rows no longer fit the buffer
+    for seq, msg in enumerate(frames):
+        msg.header.frame_id = f"camera#{seq}"
+    with graph_node("bad_image_test", domain) as t:
+        camera = t.node.create_publisher(Image, "camera/image_raw", qos("reliable"))
+        t.node.create_subscription(FeatureMap, "scissor/features", lambda _m: None, qos("reliable"))
+        publisher(t.node, InferenceResult, "scissor/result")
+        t.node.create_subscription(FrameOutcomeMsg, "scissor/frame_outcome",
+                                   lambda m: outcomes.setdefault(m.seq, m), qos("reliable"))
+        with node_process("scissor_device.device_node", domain, "-p", "model.name:=alexnet",
+                          "-p", "device.use_agent:=false", "-p", "device.fallback_policy:=device-only",
+                          "-p", f"device.outcome_log:={tmp_path / 'outcomes.csv'}",
+                          "-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable") as device:
+            t.spin_until(lambda: camera.get_subscription_count() > 0, 90, "the device to read the camera")
+            for msg in frames:
+                camera.publish(msg)
+                t.spin_for(0.1)
+            t.spin_until(lambda: {0, 1, 2} <= set(outcomes), 60, "an outcome for each frame")
+            assert device.poll() is None, "the device died"
+            code, output = stop(device)
+    assert code == 0, output
+    assert outcomes[1].drop_reason == "bad_frame" and not outcomes[1].completed
+    assert outcomes[0].completed and outcomes[2].completed
+    assert "camera/image_raw: frame 1 rejected: " in output and "step" in output
