@@ -100,3 +100,14 @@ def test_an_unreadable_camera_image_gets_its_one_outcome_and_the_device_goes_on(
     assert outcomes[1].drop_reason == "bad_frame" and not outcomes[1].completed
     assert outcomes[0].completed and outcomes[2].completed
     assert "camera/image_raw: frame 1 rejected: " in output and "step" in output
+
+
+def test_a_node_given_a_corrupt_weight_file_exits_with_a_clear_error(tmp_path):
+    weights = tmp_path / "edge.pt"
+    weights.write_bytes(b"PK\x03\x04 truncated zip archive")
+    with node_process("scissor_edge.edge_node", unique_domain_id(), "-p", "model.name:=alexnet",
+                      "-p", f"model.weights:={weights}") as edge:
+        output, _ = edge.communicate(timeout=60)
+    assert edge.returncode == 2, output
+    assert f"error: model.weights: {weights}: not a readable torch state_dict" in output
+    assert "Traceback" not in output

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from scissor_core.codec import CodecSpec, decode, encode
+from scissor_core.config import ConfigError
 from scissor_core.graph import CutError
 from scissor_core.models.registry import load_model
 from scissor_core.verify import verify_model
@@ -94,3 +95,26 @@ def test_random_init_is_labelled_and_seeded():
     config.model.seed = 1
     c = load_model(config)
     assert not torch.equal(a.module.features[0].weight, c.module.features[0].weight)
+
+
+@pytest.mark.parametrize("name", ["alexnet", "yolov3"])
+def test_a_truncated_corrupt_or_foreign_weight_file_is_a_config_error_naming_it(name, tmp_path):
+    good = tmp_path / "good.pt"
+    torch.save(load_model(small_config(name)).module.state_dict(), good)
+    files = {
+        "truncated.pt": (good.read_bytes()[:4096], "not a readable torch state_dict"),
+        "garbage.pt": (b"\x80\x04not a pickle at all" * 10, "not a readable torch state_dict"),
+        "list.pt": (None, "expected a state_dict"),
+    }
+    torch.save([torch.zeros(2)], tmp_path / "list.pt")
+    for file, (content, message) in files.items():
+        path = tmp_path / file
+        if content is not None:
+            path.write_bytes(content)
+        config = small_config(name)
+        config.model.weights = str(path)
+        with pytest.raises(ConfigError, match=f"model.weights: {path}: {message}"):
+            load_model(config)
+    config = small_config(name)
+    config.model.weights = str(good)
+    assert load_model(config).weights_label == str(good)

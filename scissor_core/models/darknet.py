@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scissor_core.models.weights import read_state_dict
+
 __all__ = [
     "FX_LEAF_MODULES",
     "Darknet",
@@ -617,9 +619,7 @@ def _init_random(model: Darknet, seed: int) -> None:
 
 def _load_state_dict(model: Darknet, path: Path) -> None:
     """Load a scissor ``.pt`` state_dict strictly, naming every mismatching key."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+    state = read_state_dict(path)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

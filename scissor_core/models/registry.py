@@ -20,13 +20,14 @@ import torch
 from torch import nn
 
 from scissor_core.codec import CodecError, CodecSpec, decode, describe, encode
-from scissor_core.config import ModelConfig, ScissorConfig
+from scissor_core.config import ConfigError, ModelConfig, ScissorConfig
 from scissor_core.graph import Cut, CutError, SplitGraph, Splitter
 from scissor_core.models.alexnet import AlexNet
 from scissor_core.models.classification import IMAGENET_MEAN, IMAGENET_STD, TopK, imagenet_preprocess, topk
 from scissor_core.models.darknet import FX_LEAF_MODULES, build_yolov3
 from scissor_core.models.detection import Detection, LetterboxInfo, letterbox, postprocess
 from scissor_core.models.resnet import ResNet18
+from scissor_core.models.weights import read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +188,7 @@ _IMAGENET_STD = torch.from_numpy(IMAGENET_STD).view(1, 3, 1, 1)
 
 def _load_state_dict(module: nn.Module, path: Path) -> None:
     """Load a state_dict file safely (no pickle code execution) with strict key checks."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state_dict (mapping of tensors), got {type(state).__name__}")
+    state = read_state_dict(path)
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -261,17 +258,23 @@ def load_model(config: ScissorConfig | None = None, name: str | None = None) -> 
     if weights is not None and not weights.is_file():
         raise FileNotFoundError(f"model weights {weights} do not exist")
     leaves: tuple[type[nn.Module], ...] = ()
-    if name == "yolov3":
-        module = build_yolov3(config.resolve_path(cfg.darknet_cfg), input_size=size, weights=weights, seed=cfg.seed)
-        task, leaves = "detection", FX_LEAF_MODULES
-        num_classes, default_names = module.num_classes, "config/models/coco.names"
-    else:
-        module = AlexNet() if name == "alexnet" else ResNet18()
-        if weights is not None:
-            _load_state_dict(module, weights)
+    try:
+        if name == "yolov3":
+            module = build_yolov3(config.resolve_path(cfg.darknet_cfg), input_size=size, weights=weights,
+                                  seed=cfg.seed)
+            task, leaves = "detection", FX_LEAF_MODULES
+            num_classes, default_names = module.num_classes, "config/models/coco.names"
         else:
-            _seeded_init(module, cfg.seed)
-        task, num_classes, default_names = "classification", 1000, None
+            module = AlexNet() if name == "alexnet" else ResNet18()
+            if weights is not None:
+                _load_state_dict(module, weights)
+            else:
+                _seeded_init(module, cfg.seed)
+            task, num_classes, default_names = "classification", 1000, None
+    except ValueError as exc:  # a weight file that does not fit or does not load: the user's to fix
+        if weights is None or isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"model.weights: {exc}") from None
     module.eval()
     label = str(weights) if weights is not None else f"random-init(seed={cfg.seed})"
     if weights is None:
