@@ -5,8 +5,10 @@ Serves ``agent.policy``: ``a2c`` (the trained policy file, by default
 device uses. With ``agent.learn_online`` the A2C policy keeps learning from
 ``scissor/frame_outcome`` while it serves, and saves checkpoints to
 ``agent.checkpoint_file`` (every ``agent.checkpoint_every`` outcomes, and at
-shutdown). A QueueState whose candidates differ from the policy's is answered
-with the device's own fallback: the agent stays silent and logs why.
+shutdown); each outcome's reward and each checkpoint also go to
+``<checkpoint stem>-rewards.csv`` next to it (:class:`~scissor_core.online.OnlineRewardLog`).
+A QueueState whose candidates differ from the policy's is answered with the
+device's own fallback: the agent stays silent and logs why.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from rclpy.node import Node
 
 from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run, subscription
+from scissor_core.online import OnlineRewardLog, reward_log_path
 from scissor_core.outcome import FrameOutcome
 from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.policies.serving import A2C, default_profile_path, serve_policy
@@ -54,6 +57,8 @@ class AgentNode(Node):
         self.policy = serve_policy(config, self.profile, config.agent.policy, training=learn)
         self.learning = learn
         self.outcomes_seen = 0
+        self.reward_log = (OnlineRewardLog(reward_log_path(config.resolve_path(config.agent.checkpoint_file)))
+                           if learn else None)
         self.candidates = list(self.policy.costs.splits)
         self.decision_publisher = publisher(self, SplitDecision, "scissor/split_decision")
         subscription(self, QueueState, "scissor/queue_state", self.on_queue_state)
@@ -85,8 +90,10 @@ class AgentNode(Node):
 
     def on_outcome(self, msg: FrameOutcomeMsg) -> None:
         """Online learning: the outcome's reward completes a transition of the A2C policy."""
-        self.policy.observe(outcome_from_message(msg))
+        outcome = outcome_from_message(msg)
+        self.policy.observe(outcome)
         self.outcomes_seen += 1
+        self.reward_log.record(outcome)
         every = self.config.agent.checkpoint_every
         if every and self.outcomes_seen % every == 0:
             self.save_checkpoint()
@@ -94,11 +101,15 @@ class AgentNode(Node):
     def save_checkpoint(self) -> None:
         assert isinstance(self.policy, A2CPolicy)
         path = self.policy.save(self.config.resolve_path(self.config.agent.checkpoint_file))
-        self.get_logger().info(f"saved the online policy after {self.outcomes_seen} outcomes to {path}")
+        self.reward_log.checkpoint(path)
+        self.get_logger().info(f"saved the online policy after {self.outcomes_seen} outcomes to {path}; "
+                               f"moving-average reward {self.reward_log.average.value:.4f} "
+                               f"(last {len(self.reward_log.average.values)} outcomes)")
 
     def destroy_node(self) -> None:
         if self.learning:
             self.save_checkpoint()
+            self.reward_log.close()
         super().destroy_node()
 
 

@@ -10,6 +10,8 @@ printed) and ``delay.png`` (delay and split over time). With ``record`` a
 :class:`~scissor_bringup.recorder.Recorder` in this process writes the run's
 topics to a new rosbag2 folder, from before the first node starts until after
 the last one has exited; the summary lists the bag's topics and message counts.
+:func:`run_testbed_online` is the same run with the agent learning online from the
+shipped policy: its reward log, checkpoints and ``reward.png`` (``scissor testbed --learn-online``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from scissor_bringup.launcher import Launcher
 from scissor_bringup.testbed import describe_testbed
 from scissor_core.config import load_config
 from scissor_core.metrics import RunMetrics, format_table, per_split, plot_run
+from scissor_core.online import OnlineCurve, reward_log_path
 from scissor_core.outcome import FrameOutcome, read_csv
 
 
@@ -36,6 +39,10 @@ class TestbedRun:
     """The rosbag2 folder of the run (with ``record``)."""
     bag_topics: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Topic -> (type, messages) of the bag."""
+    online: OnlineCurve | None = None
+    """The agent's online-learning reward log, read back (:func:`run_testbed_online`)."""
+    checkpoint: Path | None = None
+    """The online policy's checkpoint file (:func:`run_testbed_online`)."""
 
 
 def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss: dict[str, int],
@@ -124,3 +131,40 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         plot_run(outcomes, output / "delay.png", title, sorted({o.split for o in outcomes}))
     return TestbedRun(outcomes, codes, peak, summary, output, record, topics)
 
+DEFAULT_CHECKPOINT_EVERY = 100
+"""Outcomes between checkpoints of ``--learn-online`` when ``agent.checkpoint_every`` is 0."""
+
+
+def run_testbed_online(config_file: str | Path, duration: float, output: Path, *, checkpoint: Path | None = None,
+                       checkpoint_every: int | None = None, policy: str | None = None,
+                       extra: dict[str, dict] | None = None, **kwargs) -> TestbedRun:
+    """:func:`run_testbed` with the agent learning online: it starts from the shipped A2C policy (the a2c
+    policy file of the config), learns from every FrameOutcome and saves ``checkpoint`` (default
+    ``OUTPUT/policy-online.pt``) every ``checkpoint_every`` outcomes (default ``agent.checkpoint_every``,
+    else :data:`DEFAULT_CHECKPOINT_EVERY`) and at shutdown. Then writes ``reward.png`` (reward per outcome,
+    its moving average, checkpoints) and adds the online-learning line to the summary."""
+    if policy not in (None, "a2c"):
+        raise ValueError(f"online learning needs the a2c policy, not {policy!r}")
+    output = output.resolve()
+    checkpoint = (checkpoint or output / "policy-online.pt").resolve()
+    if checkpoint_every is None:
+        checkpoint_every = load_config(config_file).agent.checkpoint_every or DEFAULT_CHECKPOINT_EVERY
+    rewards = reward_log_path(checkpoint)
+    if rewards.exists():
+        rewards.unlink()
+    extra = {node: dict(params) for node, params in (extra or {}).items()}
+    extra.setdefault("agent_node", {}).update({
+        "agent.policy": "a2c", "agent.learn_online": True, "agent.checkpoint_file": str(checkpoint),
+        "agent.checkpoint_every": int(checkpoint_every)})
+    run = run_testbed(config_file, duration, output, policy="a2c", extra=extra, **kwargs)
+    run.checkpoint = checkpoint
+    if rewards.exists():
+        run.online = OnlineCurve.read(rewards)
+        line = run.online.summary()
+        if run.online.reward:
+            run.online.plot(output / "reward.png", f"online learning from the shipped policy: {config_file}")
+    else:
+        line = f"online learning: the agent wrote no reward log ({rewards})"
+    run.summary += "\n\n" + line
+    (output / "summary.md").write_text(run.summary + "\n")
+    return run

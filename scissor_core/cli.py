@@ -6,6 +6,7 @@ Every subcommand reads the same typed config (``--config``, default
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -294,9 +295,14 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 def cmd_testbed(args: argparse.Namespace) -> int:
     import os
 
-    from scissor_bringup.testbed_run import run_testbed
+    from scissor_bringup.testbed_run import run_testbed, run_testbed_online
 
     _config(args)  # refuse a bad config here, before any node starts
+    if args.learn_online or args.checkpoint:  # the same run, with the agent learning online from the shipped policy
+        if args.policy not in (None, "a2c"):
+            raise ConfigError(f"--learn-online needs the a2c policy, not --policy {args.policy}")
+        run_testbed = functools.partial(run_testbed_online, checkpoint=args.checkpoint,
+                                        checkpoint_every=args.checkpoint_every)
     # Keep DDS discovery on this machine unless the user configured otherwise.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     run = run_testbed(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
@@ -305,6 +311,11 @@ def cmd_testbed(args: argparse.Namespace) -> int:
     print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png"
           + (f"; rosbag2 of the run: {run.bag} ({sum(n for _, n in run.bag_topics.values())} messages)"
              if run.bag else ""))
+    if run.checkpoint is not None:
+        from scissor_core.online import reward_log_path
+
+        print(f"online learning: checkpoint {run.checkpoint}, rewards {reward_log_path(run.checkpoint)}, "
+              f"reward curve {run.output}/reward.png")
     failed = {name: code for name, code in run.exit_codes.items() if code not in (0, -2)}
     return 1 if failed or not run.outcomes else 0
 
@@ -680,6 +691,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=0, help="camera frames to publish (default: no limit)")
     p.add_argument("--namespace", default="", help="namespace of every topic (several testbeds on one network)")
     p.add_argument("--output", type=Path, default=Path("results/testbed"), help="output folder")
+    p.add_argument("--learn-online", action="store_true",
+                   help="the agent starts from the shipped a2c policy and learns from every frame outcome; writes "
+                        "the rewards CSV next to the checkpoint and reward.png (reward per frame, moving average, "
+                        "checkpoints) in --output")
+    p.add_argument("--checkpoint", type=Path, metavar="PATH",
+                   help="online policy checkpoint (implies --learn-online; default OUTPUT/policy-online.pt)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="outcomes between checkpoints (default agent.checkpoint_every, or 100 if that is 0)")
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="record the run's topics to a new rosbag2 folder DIR (must not exist; camera frames, "
                         "queue states, decisions, feature-map metadata, results, outcomes, link states)")
