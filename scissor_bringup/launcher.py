@@ -71,8 +71,9 @@ class NodeProcess:
 class Launcher:
     """Runs a set of nodes until a duration passes, a signal arrives or a node fails."""
 
-    def __init__(self, specs: list[NodeSpec], grace: float = 10.0, command_prefix: list[str] | None = None,
-                 output=None) -> None:
+    def __init__(self, specs: list[NodeSpec], grace: float = 10.0,
+                 command_prefix: list[str] | dict[str, list[str]] | None = None, output=None) -> None:
+        """``command_prefix`` goes before every node's command, or per node name (e.g. ``ip netns exec``)."""
         self.specs = specs
         self.grace = grace
         self.command_prefix = command_prefix or []
@@ -85,7 +86,9 @@ class Launcher:
         self._lock = threading.Lock()
 
     def command(self, spec: NodeSpec) -> list[str]:
-        return [*self.command_prefix, resolve_executable(spec.executable), *spec.ros_args()]
+        prefix = (self.command_prefix.get(spec.name, []) if isinstance(self.command_prefix, dict)
+                  else self.command_prefix)
+        return [*prefix, resolve_executable(spec.executable), *spec.ros_args()]
 
     def start(self) -> None:
         for spec in self.specs:

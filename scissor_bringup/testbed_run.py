@@ -15,6 +15,8 @@ shipped policy: its reward log, checkpoints and ``reward.png`` (``scissor testbe
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from scissor_core.config import load_config
 from scissor_core.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.online import OnlineCurve, reward_log_path
 from scissor_core.outcome import FrameOutcome, read_csv
+from scissor_core.traces import parse_trace
 
 
 @dataclass
@@ -76,11 +79,14 @@ def summarise_bag(bag: Path, storage: str, topics: dict[str, tuple[str, int]]) -
 def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
                 policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
                 grace: float = 20.0, stop_after_outcomes: int = 0, record: Path | None = None,
-                storage: str = "mcap") -> TestbedRun:
+                storage: str = "mcap", netns: bool = False) -> TestbedRun:
     """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise;
     with ``stop_after_outcomes`` > 0 it stops earlier, once the outcome log holds that many outcomes.
     With ``record`` (a folder that must not exist: RecordError, a ValueError, before any node starts) the
-    run's topics go to a rosbag2 there, in ``storage`` (mcap or sqlite3)."""
+    run's topics go to a rosbag2 there, in ``storage`` (mcap or sqlite3). With ``netns`` the edge runs in
+    its own network namespace behind a veth link shaped by tc (:mod:`scissor_bringup.netns`)."""
+    if netns and record is not None:
+        raise ValueError("--record and --netns cannot be combined: the recorder cannot reach the namespaces")
     if record is not None:
         from scissor_bringup.recorder import Recorder, bag_counts, check_new_bag  # rclpy: only when recording
 
@@ -104,8 +110,28 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         camera = overrides.setdefault("camera_node", {})
         waits = camera.get("camera.wait_for_subscribers", load_config(config_file).camera.wait_for_subscribers)
         camera["camera.wait_for_subscribers"] = int(waits) + 1
+    link = follower = None
+    prefixes: dict[str, list[str]] = {}
+    if netns:
+        from scissor_bringup.netns import UNSHAPED, NetnsLink, TraceFollower, check_available
+
+        check_available()
+        config = load_config(config_file)
+        trace = parse_trace(overrides.get("device_node", {}).get("link.trace", config.link.trace))
+        overrides.setdefault("device_node", {})["link.trace"] = UNSHAPED  # the kernel shapes instead
+        overrides.setdefault("edge_node", {})["edge.annotate"] = False  # frames would cross the link too
+        # Without shared memory, best-effort frames of ~1 MB lose fragments on UDP: camera -> device reliable.
+        topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/camera/image_raw"
+        overrides.setdefault("camera_node", {})[f"{topic}.publisher.reliability"] = "reliable"
+        overrides["device_node"][f"{topic}.subscription.reliability"] = "reliable"
+        link = NetnsLink(os.getpid())
+        follower = TraceFollower(link, trace)
     specs = describe_testbed(config_file, namespace, overrides=overrides)
-    launcher = Launcher(specs, grace=grace)
+    if link is not None:
+        sides = {spec.name: "edge" if spec.name == "edge" else "device" for spec in specs}
+        specs = [dataclasses.replace(s, env={**s.env, **link.env(sides[s.name])}) for s in specs]
+        prefixes = {name: link.prefix(side) for name, side in sides.items()}
+    launcher = Launcher(specs, grace=grace, command_prefix=prefixes)
 
     def enough_outcomes() -> bool:  # the header line, then one line per outcome
         return log_path.exists() and log_path.read_text().count("\n") > stop_after_outcomes
@@ -114,10 +140,17 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     try:
         if recorder is not None:
             recorder.start()
+        if link is not None:
+            link.create()
+            follower.start()
         codes = launcher.run(duration=duration, until=enough_outcomes if stop_after_outcomes else None)
     finally:
         if recorder is not None:  # after every node has exited: nothing they published is missing
             recorder.stop()
+        if link is not None:
+            follower.stop()
+            link_stats = link.qdisc_stats()
+            link.destroy()
     peak = {n.spec.name: n.peak_rss for n in launcher.nodes}
     outcomes = read_csv(log_path) if log_path.exists() else []
     title = f"testbed run: {duration:g} s, config {config_file}" + (f", policy {policy}" if policy else "")
@@ -126,10 +159,14 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     if record is not None:
         topics = bag_counts(record)
         summary += "\n\n" + summarise_bag(record, storage, topics)
+    if link is not None:
+        summary += f"\n\nshaped link (tc -s qdisc of the device's veth end, {follower.changes} rate changes):\n\n" \
+                   + "\n".join(f"    {line}" for line in link_stats.splitlines())
     (output / "summary.md").write_text(summary + "\n")
     if outcomes:
         plot_run(outcomes, output / "delay.png", title, sorted({o.split for o in outcomes}))
     return TestbedRun(outcomes, codes, peak, summary, output, record, topics)
+
 
 DEFAULT_CHECKPOINT_EVERY = 100
 """Outcomes between checkpoints of ``--learn-online`` when ``agent.checkpoint_every`` is 0."""

@@ -306,7 +306,7 @@ def cmd_testbed(args: argparse.Namespace) -> int:
     # Keep DDS discovery on this machine unless the user configured otherwise.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     run = run_testbed(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
-                      max_frames=args.max_frames, record=args.record, storage=args.storage)
+                      max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns)
     print(run.summary)
     print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png"
           + (f"; rosbag2 of the run: {run.bag} ({sum(n for _, n in run.bag_topics.values())} messages)"
@@ -318,6 +318,28 @@ def cmd_testbed(args: argparse.Namespace) -> int:
               f"reward curve {run.output}/reward.png")
     failed = {name: code for name, code in run.exit_codes.items() if code not in (0, -2)}
     return 1 if failed or not run.outcomes else 0
+
+
+def cmd_netns_cleanup(args: argparse.Namespace) -> int:
+    from scissor_bringup.netns import cleanup_stale
+
+    removed = cleanup_stale()
+    print("removed " + (", ".join(removed) if removed else "nothing: no namespace of a finished scissor run"))
+    return 0
+
+
+def cmd_bench_link(args: argparse.Namespace) -> int:
+    import os
+
+    from scissor_bringup.bench_live import bench_config, bench_link
+
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    config_file = bench_config(str(args.config), model={"name": args.model or "alexnet"},
+                               camera={"interval": args.interval, "wait_for_subscribers": 1},
+                               link={"trace": args.trace}, agent={"policy": args.policy}, edge={"annotate": False})
+    text, _ = bench_link(config_file, args.frames, args.output)
+    print(text)
+    return 0
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -602,6 +624,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=Path("results/bench-testbed"), help="output folder")
     p.set_defaults(func=cmd_bench_testbed, verbose=False)
 
+    p = bench_sub.add_parser("link", help="application-level shaper vs a real tc-shaped link (root only)",
+                             description="Run the same frames twice: through the device's application-level "
+                                         "shaper on loopback, then with the edge in another network namespace "
+                                         "behind a veth link shaped by tc following the same trace; print delay "
+                                         "figures of both and their relative difference (goal: within 10%).")
+    p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model (default alexnet)")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="base YAML configuration")
+    p.add_argument("--trace", default="const:1MB", help="bandwidth trace of both runs (default const:1MB)")
+    p.add_argument("--policy", default="fixed:conv2", help="policy the agent serves (default fixed:conv2)")
+    p.add_argument("--frames", type=int, default=40, help="camera frames per run (default 40)")
+    p.add_argument("--interval", type=float, default=0.5, help="camera interval in s (default 0.5)")
+    p.add_argument("--output", type=Path, default=Path("results/bench-link"), help="output folder")
+    p.set_defaults(func=cmd_bench_link, verbose=False)
+
     p = bench_sub.add_parser("agent", help="agent decision latency over DDS and the policy's forward pass",
                              description="Start agent_node, publish QueueState messages from this process and "
                                          "time each SplitDecision's return (p50/p99, goal p99 <= 2 ms), and time "
@@ -704,7 +740,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "queue states, decisions, feature-map metadata, results, outcomes, link states)")
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="rosbag2 storage of --record (default mcap)")
+    p.add_argument("--netns", action="store_true",
+                   help="edge in its own network namespace behind a veth link shaped by tc following link.trace "
+                        "(root only; see scissor_bringup/netns.py)")
     p.set_defaults(func=cmd_testbed, overrides=[], weights=None, input_size=None, verbose=False)
+
+    p = sub.add_parser("netns-cleanup", help="delete network namespaces left by crashed `scissor testbed --netns` runs",
+                       description="Delete the namespaces scissor-dev-PID / scissor-edge-PID whose scissor process "
+                                   "no longer runs (their veth ends go with them). Touches nothing else; idempotent.")
+    p.set_defaults(func=cmd_netns_cleanup, verbose=False)
 
     p = sub.add_parser("soak", help="long testbed run with injected faults; checks every frame has one outcome",
                        description="Run the live testbed for --frames camera frames while killing and restarting "

@@ -1,0 +1,51 @@
+"""The real shaped link: edge in its own network namespace behind a tc-shaped veth (root only)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from scissor_bringup.netns import NetnsLink, cleanup_stale, list_namespaces
+from scissor_bringup.testbed_run import run_testbed
+
+from test_testbed import domain, write_config  # noqa: F401 -- domain is a fixture
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("tc") is None,
+                                reason="network namespaces and tc need root and iproute2")
+
+
+def dead_pid() -> int:
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid += 1
+    return pid
+
+
+def test_cleanup_removes_only_namespaces_of_finished_scissor_runs():
+    stale, other = NetnsLink(dead_pid()), "scissor-test-not-ours"
+    stale.create()
+    subprocess.run(["ip", "netns", "add", other], check=True)
+    try:
+        removed = cleanup_stale()
+        assert set(stale.namespaces.values()) <= set(removed)
+        left = set(list_namespaces())
+        assert other in left and not set(stale.namespaces.values()) & left
+        assert cleanup_stale() == []  # idempotent
+    finally:
+        subprocess.run(["ip", "netns", "del", other], capture_output=True)
+        stale.destroy()
+
+
+@pytest.mark.timeout(300)
+def test_testbed_over_a_tc_shaped_veth_link(tmp_path, domain):  # noqa: F811
+    config_file = write_config(tmp_path, camera={"interval": 0.4, "wait_for_subscribers": 1},
+                               agent={"policy": "fixed:conv2"}, link={"trace": "const:1MB"})
+    run = run_testbed(config_file, 150, tmp_path / "run", max_frames=10, stop_after_outcomes=10, netns=True)
+    assert [o.seq for o in run.outcomes] == list(range(10)), run.summary
+    assert all(o.completed and o.split == "conv2" for o in run.outcomes), run.summary
+    assert "qdisc tbf" in run.summary and "rate 8Mbit" in run.summary
+    sent = int(run.summary.split(" Sent ")[1].split()[0])
+    assert sent >= sum(o.bytes_sent for o in run.outcomes)  # the feature maps crossed the shaped link
+    assert not [ns for ns in list_namespaces() if ns.endswith(f"-{os.getpid()}")]  # cleaned up
