@@ -23,7 +23,7 @@ from scissor_core.policies.base import SplitCosts
 from scissor_core.policies.serving import default_policy_path, default_profile_path
 from scissor_core.profile import ModelProfile
 from scissor_core.scene import TrafficScene
-from scissor_msgs.msg import InferenceResult, QueueState
+from scissor_msgs.msg import InferenceResult, QueueState, SplitDecision
 
 CAMERA_SEED = 5
 
@@ -109,8 +109,9 @@ def test_a_silent_agent_times_out_and_the_fallback_decision_is_recorded(tmp_path
     config_file = write_config(tmp_path, camera={"max_frames": 80},
                                device={"decision_deadline": 0.05, "fallback_policy": "fixed:conv4"})
     log = tmp_path / "outcomes.csv"
-    with graph_node("silent_agent", domain) as t:  # listens to queue_state, never answers
+    with graph_node("silent_agent", domain) as t:  # an agent on the graph that never answers
         t.node.create_subscription(QueueState, "scissor/queue_state", lambda m: None, 10)
+        t.node.create_publisher(SplitDecision, "scissor/split_decision", 10)
         codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node"), 45,
                                   stop_when=lambda: log.exists() and log.read_text().count("\n") > 15)
     outcomes = read_csv(log)
