@@ -182,7 +182,20 @@ class Launcher:
             self._stop.wait(0.2)
 
     def shutdown(self) -> dict[str, int]:
-        """SIGINT, then SIGTERM, then SIGKILL to every node still running after each grace period."""
+        """SIGINT, then SIGTERM, then SIGKILL to every node still running after each grace period.
+
+        The first node (the camera: the producer) gets its SIGINT alone first, and a few seconds to exit:
+        no frame enters the pipeline while the others shut down, and it never writes to readers that
+        are going away at that moment."""
+        first = self.nodes[0] if self.nodes else None
+        if first is not None and first.process.poll() is None:
+            try:
+                os.killpg(first.process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            end = time.monotonic() + min(self.grace, 5.0)
+            while time.monotonic() < end and first.process.poll() is None:
+                time.sleep(0.05)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             alive = [n for n in self.nodes if n.process.poll() is None]
             if not alive:
