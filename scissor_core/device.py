@@ -23,8 +23,9 @@ live system has:
   a row were lost without a result (an edge that listens but does not answer),
   the edge is *away*: every new frame runs device-only (policy
   ``EDGE_AWAY_POLICY``, a fallback decision) and feature maps about to be sent
-  are dropped as ``edge_lost`` at once. A newly matched edge, any result, or
-  ``edge_retry`` seconds of silence make it available again;
+  are dropped as ``edge_lost`` at once. A newly matched edge, any result (a late
+  one too: an overloaded edge is not away), or ``edge_retry`` seconds of silence
+  make it available again;
 - **stop** gives every frame still in the pipeline its outcome (``shutdown``).
 
 Every method that takes no ``now`` reads ``clock`` (``time.monotonic``): total
@@ -228,13 +229,15 @@ class DeviceRuntime:
     def on_result(self, seq: int, edge_compute: float, error: str = "") -> bool:
         """The edge's result for frame ``seq``; False for a duplicate or late one (ignored)."""
         with self._cv:
+            # Any result, even one too late for its frame, shows the edge is alive (an overloaded edge
+            # answers late; it is not away).
+            self._lost_in_a_row, self._silent_since = 0, None
             entry = self._awaiting.pop(seq, None)
             if entry is None:
                 self.stats.duplicate_or_late_results += 1
                 return False
             job, _ = entry
             now = self.clock()
-            self._lost_in_a_row, self._silent_since = 0, None  # it answers
             if error:
                 self.stats.edge_errors += 1
                 self.queues.fail(job, now, DropReason.DECODE_ERROR, DropPlace.EDGE, job.nbytes)

@@ -263,3 +263,19 @@ def test_feature_maps_queued_when_the_edge_leaves_are_dropped_as_edge_lost_at_on
     runtime.stop()
     queued = [o for o in outcomes if o.seq in (1, 2)]
     assert [o.drop_reason for o in queued] == ["edge_lost", "edge_lost"] and {o.drop_place for o in queued} == {"link"}
+
+
+def test_an_overloaded_edge_whose_results_come_late_is_not_away(alexnet):
+    outcomes, edge = [], Edge(alexnet, lose=lambda seq: True)
+    runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.2, edge_silence_limit=2, edge_retry=60.0)
+    runtime.start()
+    scene = TrafficScene(seed=9)
+    for seq in range(2):
+        runtime.on_frame(seq, scene.frame(seq))
+        runtime.on_decision(seq, "conv5", "agent")
+        assert wait_for(lambda: (runtime.poll(), len(outcomes))[1] == seq + 1)
+        if seq == 0:
+            assert not runtime.on_result(0, 0.001)  # frame 0's result, after its edge_lost drop
+    runtime.stop()
+    assert [o.drop_reason for o in outcomes] == ["edge_lost", "edge_lost"]
+    assert runtime.edge_available and runtime.stats.edge_departures == 0
