@@ -30,6 +30,9 @@ Its subscriptions join the ROS graph, and two nodes count subscribers: the camer
 for the recorder and none of its frames is lost to the bag) and the device, which takes any
 ``scissor/queue_state`` subscriber for an agent: the recorder subscribes to ``scissor/queue_state`` only once
 an agent offers ``scissor/split_decision`` (the device publishes no QueueState before an agent listens).
+The camera subscription comes last, once every other subscription has matched a publisher (or after
+``CAMERA_AFTER`` s): the camera waits for it, so the first frame only leaves once the recorder hears the
+device, edge and agent too, and the bag holds every frame's messages.
 
 rclpy runs here without its signal handlers (the process's own handlers stay in charge), in a context of
 its own, and everything that touches the bag runs in the recorder's thread (sqlite3 connections are
@@ -94,6 +97,9 @@ RECORDED: tuple[RecordedTopic, ...] = (
 """What a testbed recording holds (``scissor/annotated`` is left out: it repeats the camera's frames, and a
 second image topic would make ``scissor replay`` ask which one)."""
 AGENT_TOPIC = "scissor/split_decision"
+CAMERA = "camera/image_raw"
+CAMERA_AFTER = 15.0
+"""Seconds after which the camera is recorded even if some topic has no publisher (e.g. no agent)."""
 DEFERRED = "scissor/queue_state"
 """Subscribed to once :data:`AGENT_TOPIC` has a publisher (see the module docstring)."""
 
@@ -221,6 +227,8 @@ class Recorder:
     def _record(self, node, executor: SingleThreadedExecutor, writer: Writer) -> None:
         store = cdr.typestore()
         deferred: list[tuple[RecordedTopic, Connection]] = []
+        camera: list[tuple[RecordedTopic, Connection]] = []
+        subscriptions = []
         for recorded in RECORDED:
             bag_topic = node.resolve_topic_name(recorded.bag_topic or recorded.topic)
             connection = writer.add_connection(bag_topic, recorded.msgtype, typestore=store,
@@ -228,23 +236,33 @@ class Recorder:
             self.counts[bag_topic] = 0
             if recorded.topic == DEFERRED:
                 deferred.append((recorded, connection))
+            elif recorded.topic == CAMERA:
+                camera.append((recorded, connection))
             else:
-                self._subscribe(node, writer, recorded, connection)
+                subscriptions.append(self._subscribe(node, writer, recorded, connection))
         agent_topic = node.resolve_topic_name(AGENT_TOPIC)
+        started = time.monotonic()
 
         def subscribe_once_an_agent_decides() -> None:
             if deferred and node.count_publishers(agent_topic) > 0:
-                self._subscribe(node, writer, *deferred.pop())
+                subscriptions.append(self._subscribe(node, writer, *deferred.pop()))
                 timer.cancel()
 
+        def subscribe_camera_once_the_rest_is_heard() -> None:
+            matched = not deferred and all(sub.get_publisher_count() > 0 for sub in subscriptions)
+            if camera and (matched or time.monotonic() - started >= CAMERA_AFTER):
+                self._subscribe(node, writer, *camera.pop())
+                camera_timer.cancel()
+
         timer = node.create_timer(0.05, subscribe_once_an_agent_decides)
+        camera_timer = node.create_timer(0.05, subscribe_camera_once_the_rest_is_heard)
         node.get_logger().info(f"recording {len(RECORDED)} topics to {self.path} ({self.storage})")
         self._ready.set()
         while not (self._stop.is_set() and (time.monotonic() - self._last_message >= self.settle
                                             or time.monotonic() >= self._give_up_at)):
             executor.spin_once(timeout_sec=0.05)
 
-    def _subscribe(self, node, writer: Writer, recorded: RecordedTopic, connection: Connection) -> None:
+    def _subscribe(self, node, writer: Writer, recorded: RecordedTopic, connection: Connection):
         topic = connection.topic
         strip = recorded.bag_topic == FEATURES_METADATA
 
@@ -262,7 +280,7 @@ class Recorder:
             self.counts[topic] += 1
 
         profile = qos(TOPIC_QOS[recorded.topic])
-        node.create_subscription(recorded.msg_class, recorded.topic, on_message,
+        return node.create_subscription(recorded.msg_class, recorded.topic, on_message,
                                  QoSProfile(history=profile.history, depth=max(profile.depth, HISTORY_DEPTH),
                                             reliability=profile.reliability, durability=profile.durability),
                                  raw=True)
