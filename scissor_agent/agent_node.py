@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from rclpy.node import Node
 
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run, subscription
+from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit, subscription
 from scissor_core.online import OnlineRewardLog, reward_log_path
 from scissor_core.outcome import FrameOutcome
 from scissor_core.policies.a2c import A2CPolicy
@@ -114,7 +114,7 @@ class AgentNode(Node):
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    return run(AgentNode, args)
+    return run_and_exit(AgentNode, args)
 
 
 if __name__ == "__main__":

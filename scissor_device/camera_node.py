@@ -21,7 +21,7 @@ from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run
+from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit
 from scissor_bringup.ros_image import bgr_to_image
 from scissor_core.bags import BagError, BagSource
 from scissor_core.camera import open_source
@@ -121,7 +121,7 @@ class CameraNode(Node):
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    return run(CameraNode, args)
+    return run_and_exit(CameraNode, args)
 
 
 if __name__ == "__main__":

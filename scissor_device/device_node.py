@@ -32,7 +32,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from scissor_bringup import cdr
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run, subscription
+from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit, subscription
 from scissor_bringup.ros_image import image_to_bgr
 from scissor_core.device import DeviceRuntime
 from scissor_core.imaging import ImageError, parse_frame_id
@@ -265,7 +265,7 @@ class DeviceNode(Node):
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    return run(DeviceNode, args)
+    return run_and_exit(DeviceNode, args)
 
 
 if __name__ == "__main__":

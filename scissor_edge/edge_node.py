@@ -34,7 +34,7 @@ from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import Image
 
 from scissor_bringup import cdr
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run, subscription
+from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit, subscription
 from scissor_bringup.ros_image import bgr_to_image, image_to_bgr
 from scissor_core.codec import CodecError
 from scissor_core.graph import CutError
@@ -215,7 +215,7 @@ def fill_result(result: InferenceResult, prediction: Prediction, class_names: li
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    return run(EdgeNode, args)
+    return run_and_exit(EdgeNode, args)
 
 
 if __name__ == "__main__":
