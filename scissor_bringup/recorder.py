@@ -251,7 +251,12 @@ class Recorder:
         def subscribe_camera_once_the_rest_is_heard() -> None:
             matched = not deferred and all(sub.get_publisher_count() > 0 for sub in subscriptions)
             if camera and (matched or time.monotonic() - started >= CAMERA_AFTER):
-                self._subscribe(node, writer, *camera.pop())
+                # A camera made reliable (a QoS override) is recorded reliably: no frame is lost while
+                # this side of the match completes. A best-effort one only matches a best-effort reader.
+                offers = node.get_publishers_info_by_topic(node.resolve_topic_name(CAMERA))
+                reliable = bool(offers) and all(o.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                                                for o in offers)
+                self._subscribe(node, writer, *camera.pop(), reliable=reliable)
                 camera_timer.cancel()
 
         timer = node.create_timer(0.05, subscribe_once_an_agent_decides)
@@ -262,7 +267,8 @@ class Recorder:
                                             or time.monotonic() >= self._give_up_at)):
             executor.spin_once(timeout_sec=0.05)
 
-    def _subscribe(self, node, writer: Writer, recorded: RecordedTopic, connection: Connection):
+    def _subscribe(self, node, writer: Writer, recorded: RecordedTopic, connection: Connection,
+                   reliable: bool = False):
         topic = connection.topic
         strip = recorded.bag_topic == FEATURES_METADATA
 
@@ -282,7 +288,8 @@ class Recorder:
         profile = qos(TOPIC_QOS[recorded.topic])
         return node.create_subscription(recorded.msg_class, recorded.topic, on_message,
                                  QoSProfile(history=profile.history, depth=max(profile.depth, HISTORY_DEPTH),
-                                            reliability=profile.reliability, durability=profile.durability),
+                                            reliability=ReliabilityPolicy.RELIABLE if reliable else profile.reliability,
+                                            durability=profile.durability),
                                  raw=True)
 
 
