@@ -70,6 +70,12 @@ def subscription(node: Node, msg_type: type, topic: str, callback: Callable[...,
                                     qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
 
+def peers_on_both_ends(requests: Publisher, answers: Subscription) -> int:
+    """How many peers both read what ``requests`` publishes and write what ``answers`` reads (a node that
+    only listens, such as a recorder, is not a peer; a stand-in that only answers is not one either)."""
+    return min(requests.get_subscription_count(), answers.get_publisher_count())
+
+
 def uint8_array(buffer: object) -> array.array:
     """A buffer as ``array.array('B')`` with one memcpy: what a uint8[] field stores without per-element
     conversion (assigning a numpy array instead costs ~0.1 s per MB). Assign it to a message made with

@@ -301,12 +301,14 @@ def cmd_testbed(args: argparse.Namespace) -> int:
     if args.learn_online or args.checkpoint:  # the same run, with the agent learning online from the shipped policy
         if args.policy not in (None, "a2c"):
             raise ConfigError(f"--learn-online needs the a2c policy, not --policy {args.policy}")
-        run_testbed = functools.partial(run_testbed_online, checkpoint=args.checkpoint,
-                                        checkpoint_every=args.checkpoint_every)
+        runner = functools.partial(run_testbed_online, checkpoint=args.checkpoint,
+                                   checkpoint_every=args.checkpoint_every)
+    else:
+        runner = run_testbed
     # Keep DDS discovery on this machine unless the user configured otherwise.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    run = run_testbed(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
-                      max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns)
+    run = runner(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
+                 max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns)
     print(run.summary)
     print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png"
           + (f"; rosbag2 of the run: {run.bag} ({sum(n for _, n in run.bag_topics.values())} messages)"

@@ -32,7 +32,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from scissor_bringup import cdr
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit, subscription
+from scissor_bringup.ros_helpers import (Diagnostics, declare_config, peers_on_both_ends, publisher, run_and_exit,
+                                        subscription)
 from scissor_bringup.ros_image import image_to_bgr
 from scissor_core.device import DeviceRuntime
 from scissor_core.imaging import ImageError, parse_frame_id
@@ -189,13 +190,12 @@ class DeviceNode(Node):
         """Edges on the graph: they read scissor/features *and* write scissor/result (a recorder or
         monitor of the features is not an edge). A killed edge leaves the graph after its participant's
         lease (a few seconds with the shipped Fast DDS profile); one stopped by a signal leaves at once."""
-        return min(self.features_publisher.get_subscription_count(), self.result_subscription.get_publisher_count())
+        return peers_on_both_ends(self.features_publisher, self.result_subscription)
 
     def agents_listening(self) -> int:
         """Agents on the graph: they read scissor/queue_state *and* write scissor/split_decision (a recorder
         is not an agent)."""
-        return min(self.queue_state_publisher.get_subscription_count(),
-                   self.decision_subscription.get_publisher_count())
+        return peers_on_both_ends(self.queue_state_publisher, self.decision_subscription)
 
     def watch_edge(self) -> None:
         if self.camera_subscription is not None:
