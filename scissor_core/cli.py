@@ -429,7 +429,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from scissor_core.evaluate import (
-        A2C, ALL_POLICIES, ORACLE, breakdown_table, evaluate, improvements, markdown_table, metrics_rows,
+        A2C, ALL_POLICIES, CLAIRVOYANT, breakdown_table, clairvoyant_reference, evaluate, improvements, markdown_table, metrics_rows,
         oracle_gaps, plot_bars, write_rows,
     )
     from scissor_core.metrics import format_table
@@ -463,8 +463,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         text += ["", "% improvement of a2c over each policy (positive = a2c lower):", "",
                  markdown_table(["a2c vs", "data %", "delay %", "drop rate %", "system cost %"],
                                 [[n, *g.values()] for n, g in gains.items()])]
-    if ORACLE in summaries:
-        text += ["", markdown_table(["policy", "cost over oracle %"], oracle_gaps(summaries).items())]
+    if any(name in summaries for name in CLAIRVOYANT):
+        reference = clairvoyant_reference(summaries)[0]
+        text += ["", markdown_table(["policy", f"cost over {reference} (clairvoyant) %"],
+                                    oracle_gaps(summaries).items())]
     print("\n".join(text))
     stem = args.output / model
     written = [write_rows(metrics_rows({"model": model}, evaluations), stem.with_suffix(".csv"))]

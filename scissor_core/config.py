@@ -70,12 +70,29 @@ class CodecConfig:
     """Granularity of the int8 scale / zero point."""
     zstd_level: int = 3
     """zstd compression level."""
+    frame_encoding: Literal["same", "jpeg"] = "same"
+    """How split 0 sends the camera frame: same = like every split (the encoding above), jpeg = JPEG at
+    jpeg_quality, so that every policy chooses between a JPEG frame and the other splits' feature maps."""
 
     def spec(self):
         """The wire codec's :class:`~scissor_core.codec.CodecSpec` for this section."""
         from scissor_core.codec import CodecSpec
 
         return CodecSpec(self.encoding, self.compression, self.jpeg_quality, self.int8_mode, self.zstd_level)
+
+    def frame_spec(self):
+        """The :class:`~scissor_core.codec.CodecSpec` split 0 sends the frame with, if not :meth:`spec`'s (else None)."""
+        from scissor_core.codec import CodecSpec
+
+        if self.frame_encoding == "same" or self.encoding == "jpeg":
+            return None
+        return CodecSpec("jpeg", jpeg_quality=self.jpeg_quality)
+
+    @property
+    def frame_label(self) -> str | None:
+        """Label of :meth:`frame_spec` (None: split 0 uses the tensor codec)."""
+        spec = self.frame_spec()
+        return None if spec is None else spec.label
 
 
 @dataclass

@@ -105,12 +105,17 @@ class DeviceRuntime:
                  edge_silence_limit: int = 3, edge_retry: float = 10.0,
                  emit: Callable[[FrameOutcome], None], send: Callable[[Job, bytes], None],
                  clock: Callable[[], float] = time.monotonic,
-                 seal: Callable[[Job, bytes], bytes] | None = None) -> None:
+                 seal: Callable[[Job, bytes], bytes] | None = None, frame_codec: CodecSpec | None = None) -> None:
         """``seal``, when given, turns each encoded blob into the bytes that are shaped, counted and sent
-        (payload encryption, :mod:`scissor_core.sealing`)."""
+        (payload encryption, :mod:`scissor_core.sealing`). ``frame_codec``, when given, encodes split 0
+        (``codec.frame_encoding``)."""
         if codec.label != costs.codec:
             raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
+        if (frame_codec.label if frame_codec else None) != costs.frame_codec:
+            raise ValueError(f"frame codec {frame_codec.label if frame_codec else None!r} differs from the cost "
+                             f"table's {costs.frame_codec!r}")
         self.model, self.costs, self.fallback, self.codec = model, costs, fallback, codec
+        self.frame_codec = frame_codec
         self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
         self.edge_silence_limit, self.edge_retry = edge_silence_limit, edge_retry
         self.clock, self.send, self._emit_outcome = clock, send, emit
@@ -210,7 +215,7 @@ class DeviceRuntime:
         i = self._index.get(split)
         local, edge, nbytes = (0.0, 0.0, 0) if i is None else (self.costs.local[i], self.costs.edge[i],
                                                               self.costs.nbytes[i])
-        return Job(seq, arrival, split, self.codec.label, policy, fallback, local, edge, nbytes,
+        return Job(seq, arrival, split, self.costs.codec_of(split), policy, fallback, local, edge, nbytes,
                    split != EDGE_ONLY, split != DEVICE_ONLY)
 
     def _admit(self, seq: int, split: str, policy: str, fallback: bool) -> None:
@@ -344,7 +349,8 @@ class DeviceRuntime:
                         q.abort_transmit(self.clock(), DropReason.EDGE_LOST)
                     continue
             try:
-                blob = self.model.encode_split(job.split, frame.tensors, self.codec)
+                spec = self.frame_codec if self.frame_codec and job.split == EDGE_ONLY else self.codec
+                blob = self.model.encode_split(job.split, frame.tensors, spec)
                 if self.seal is not None:
                     blob = self.seal(job, blob)
             except Exception as exc:  # noqa: BLE001 -- a frame the codec cannot encode is dropped, not fatal

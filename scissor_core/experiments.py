@@ -37,8 +37,8 @@ from tqdm import tqdm
 
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.evaluate import (
-    A2C, ALL_POLICIES, IMPROVEMENT_METRICS, ORACLE, STAGES, Evaluation, breakdown_table, evaluate, improvements,
-    markdown_table, metrics_rows, oracle_gaps, plot_bars, plot_breakdown, plot_values, write_rows,
+    A2C, ALL_POLICIES, IMPROVEMENT_METRICS, STAGES, Evaluation, breakdown_table, clairvoyant_reference, evaluate,
+    improvements, markdown_table, metrics_rows, oracle_gaps, plot_bars, plot_breakdown, plot_values, write_rows,
 )
 from scissor_core.metrics import RunMetrics, format_table
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
@@ -125,7 +125,10 @@ class Plan:
                  f"policy (metrics: mean over seeds); A2C trained with {self.train_seeds} seed(s), median run "
                  f"kept, up to {self.base.agent.episodes} episodes of {self.base.agent.episode_frames} frames "
                  f"(entropy {self.base.agent.entropy_coef:g}, advantage normalisation "
-                 f"{'on' if self.base.agent.normalize_advantage else 'off'}).", ""]
+                 f"{'on' if self.base.agent.normalize_advantage else 'off'}); codec "
+                 f"{self.base.codec.spec().label}, split 0 sends the frame "
+                 f"{self.base.codec.frame_label or 'with the same codec'} (edge-only: raw, edge-only-jpeg: "
+                 f"jpeg).", ""]
         for model in models:
             profile = ModelProfile.load(self.profile_path(model))
             source = profile.settings.get("calibrated_to", {}).get("source", "measured on this machine")
@@ -146,7 +149,7 @@ class Plan:
 def _training_key(config: ScissorConfig, profile_path: Path) -> str:
     """Hash of the profile's content and of every config section training or evaluation depends on."""
     data = {"profile": hashlib.sha256(profile_path.read_bytes()).hexdigest(), "model": config.model.name,
-            "codec": config.codec.spec().label,
+            "codec": config.codec.spec().label, "frame_codec": config.codec.frame_label,
             **{s: asdict(getattr(config, s)) for s in ("queues", "reward", "link", "sim", "agent")}}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -259,18 +262,24 @@ def table4(plan: Plan) -> tuple[list[Path], str]:
 
 def oracle_gap(plan: Plan) -> tuple[list[Path], str]:
     """Every policy's system cost over the oracle's, per model."""
-    gaps, rows = {}, []
+    gaps, rows, reference = {}, [], {}
     for model in tqdm(MODELS, desc="oracle-gap", unit="model", disable=not plan.progress):
         summaries = _summaries(plan.evaluate(plan.setting(model)))
         gaps[model] = oracle_gaps(summaries)
+        reference[model] = clairvoyant_reference(summaries)
         rows += [{"model": model, "policy": name, "system_cost": summaries[name].system_cost,
-                  "oracle_cost": summaries[ORACLE].system_cost, "gap_pct": gap} for name, gap in gaps[model].items()]
-    policies = list(next(iter(gaps.values())))
+                  "reference": reference[model][0], "reference_cost": reference[model][1], "gap_pct": gap}
+                 for name, gap in gaps[model].items()]
+    policies = list(dict.fromkeys(p for g in gaps.values() for p in g))
     table = markdown_table(["policy", *(f"{m} gap %" for m in MODELS)],
-                           [[p, *(gaps[m][p] for m in MODELS)] for p in policies])
-    markdown = (plan.header("Oracle gap: system cost over the clairvoyant oracle's, % (goal for A2C <= 10%)", MODELS)
-                + f"\n{table}\n\nThe oracle is the per-frame optimum with perfect knowledge (see policies/oracle.py); "
-                  "a policy that plans ahead can beat it (negative gap).")
+                           [[p, *(gaps[m].get(p, 0.0) for m in MODELS)] for p in policies])
+    references = ", ".join(f"{m}: {name} ({cost:.3f})" for m, (name, cost) in reference.items())
+    markdown = (plan.header("Oracle gap: system cost over the best clairvoyant policy's, % (goal for A2C <= 10%)",
+                            MODELS)
+                + f"\n{table}\n\nReference per model (0 in its column): {references}. The clairvoyant policies are "
+                  "the per-frame oracle (exact future, myopic: see policies/oracle.py) and best-fixed (the "
+                  "cheapest single split on each run, in hindsight); a policy that plans ahead can beat both "
+                  "(negative gap).")
     return plan.write("oracle-gap", rows, markdown,
                       lambda p: plot_values(gaps, p, "system cost over the oracle's (%)",
                                             f"Oracle gap ({plan.profiles} profiles)")), markdown

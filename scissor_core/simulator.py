@@ -128,7 +128,7 @@ class Simulator:
         costs = policy.costs
         index = {s: i for i, s in enumerate(costs.splits)}
         local, edge, nbytes = costs.local, costs.edge, costs.nbytes
-        codec, name = costs.codec, policy.name
+        codecs, name = tuple(costs.codec_of(s) for s in costs.splits), policy.name
         observe, admit = q.observe, q.admit
         waiting_local, waiting_offload = q.local, q.offload
         transmit_finish = self.trace.transmit_finish_time
@@ -157,7 +157,7 @@ class Simulator:
                 self._dev_end, self._link_end = dev_end, link_end
                 split = yield observe(t, k, est.estimate)
                 i = index[split]
-                admit(Job(k, t, split, codec, name, False, local[i], edge[i], nbytes[i], split != EDGE_ONLY,
+                admit(Job(k, t, split, codecs[i], name, False, local[i], edge[i], nbytes[i], split != EDGE_ONLY,
                           split != DEVICE_ONLY), t)
                 k += 1
                 t_arr = start + arrivals[k] if k < frames else inf

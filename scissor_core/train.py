@@ -52,7 +52,7 @@ class TrainRun:
 def train_seed(config: ScissorConfig, profile: ModelProfile, seed: int, progress: bool = True) -> TrainRun:
     """Train one A2C policy from scratch with ``seed``."""
     agent = config.agent
-    costs = SplitCosts.from_profile(profile, config.codec.spec().label)
+    costs = SplitCosts.for_config(profile, config.codec)
     policy = A2CPolicy(costs, config.agent, seed=seed)
     sim = Simulator.from_config(config, policy)
     run = TrainRun(seed=seed, policy=policy)

@@ -95,7 +95,7 @@ class DeviceNode(Node):
         profile_path = default_profile_path(config, self.model.name)
         self.profile = ModelProfile.load(profile_path)
         codec = config.codec.spec()
-        costs = SplitCosts.from_profile(self.profile, codec.label)
+        costs = SplitCosts.for_config(self.profile, config.codec)
         self.fallback = serve_policy(config, self.profile, config.device.fallback_policy)
         self.log_file = OutcomeLog(config.resolve_path(config.device.outcome_log))
         self.clock_offset_ns = time.time_ns() - time.monotonic_ns()
@@ -112,7 +112,8 @@ class DeviceNode(Node):
             slowdown=float(self.profile.settings["device_slowdown"]),
             initial_bandwidth=config.link.initial_bandwidth, estimator_window=config.link.estimator_window,
             edge_silence_limit=config.device.edge_silence_limit, edge_retry=config.device.edge_retry,
-            emit=self.on_outcome, send=self.send_features, seal=seal if sealer is not None else None)
+            emit=self.on_outcome, send=self.send_features, seal=seal if sealer is not None else None,
+            frame_codec=config.codec.frame_spec())
         self.features_publisher = publisher(self, FeatureMap, "scissor/features")
         self.queue_state_publisher = publisher(self, QueueState, "scissor/queue_state")
         self.link_state_publisher = publisher(self, LinkState, "scissor/link_state")
@@ -131,7 +132,7 @@ class DeviceNode(Node):
         self.ready_timer = self.create_timer(0.2, self.subscribe_camera_when_ready)
         self.create_timer(0.2, self.watch_edge)
         self.get_logger().info(
-            f"{self.model.name} ({self.model.weights_label}); profile {profile_path}; codec {codec.label}; "
+            f"{self.model.name} ({self.model.weights_label}); profile {profile_path}; codec {costs.codec_plan}; "
             f"link {config.link.trace}; device slowdown x{self.runtime.slowdown:g}, "
             f"{torch.get_num_threads()} torch thread(s); decisions from "
             f"{'the agent, fallback ' if config.device.use_agent else ''}{self.fallback.name}; "

@@ -81,6 +81,18 @@ def test_policy_file_round_trip_and_refusals(tmp_path):
         A2CPolicy.load(tmp_path / "absent.pt", COSTS)
 
 
+def test_policy_file_records_the_frame_codec(tmp_path):
+    """A policy trained with JPEG frames at split 0 loads only where split 0 sends JPEG too."""
+    with_jpeg = SplitCosts(*(getattr(COSTS, f) for f in ("model", "codec", "splits", "local", "edge", "nbytes")),
+                           frame_codec="jpeg-q90")
+    path = A2CPolicy(with_jpeg, seed=1).save(tmp_path / "jpeg.pt")
+    assert A2CPolicy.load(path, with_jpeg).costs.codec_plan == "raw, frame jpeg-q90"
+    with pytest.raises(ValueError, match="codec 'raw, frame jpeg-q90'.*frame_encoding"):
+        A2CPolicy.load(path, COSTS)
+    with pytest.raises(ValueError, match="codec 'raw'"):
+        A2CPolicy.load(A2CPolicy(COSTS, seed=1).save(tmp_path / "raw.pt"), with_jpeg)
+
+
 class _Payload:
     """A pickle that would run code when loaded without weights_only."""
 

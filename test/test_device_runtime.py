@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from scissor_core.codec import CodecSpec
+from scissor_core.codec import CodecSpec, describe
 from scissor_core.device import EDGE_AWAY_POLICY, DeviceRuntime, LinkShaper
 from scissor_core.models.registry import load_model
 from scissor_core.outcome import Reward
@@ -279,3 +279,35 @@ def test_an_overloaded_edge_whose_results_come_late_is_not_away(alexnet):
     runtime.stop()
     assert [o.drop_reason for o in outcomes] == ["edge_lost", "edge_lost"]
     assert runtime.edge_available and runtime.stats.edge_departures == 0
+
+
+def test_a_frame_codec_sends_split_0_as_jpeg_and_feature_maps_with_the_tensor_codec(alexnet):
+    """codec.frame_encoding jpeg: split 0's blob is a JPEG frame, every other split keeps the raw codec,
+    and each outcome names the codec its bytes were sent with."""
+    base = costs_for(alexnet)
+    costs = SplitCosts(base.model, base.codec, base.splits, base.local, base.edge, base.nbytes,
+                       frame_codec="jpeg-q90")
+    outcomes, edge, blobs = [], Edge(alexnet), {}
+
+    def send(job, blob):
+        blobs[job.seq] = describe(blob)[0]["encoding"]
+        edge.send(job, blob)
+
+    jpeg = CodecSpec("jpeg", jpeg_quality=90)
+    with pytest.raises(ValueError, match="frame codec"):
+        make_runtime(alexnet, edge, [], frame_codec=jpeg)  # a frame codec the cost table does not have
+    runtime = DeviceRuntime(alexnet, costs, FixedSplit(costs, "0"), codec=CodecSpec(), frame_codec=jpeg,
+                            trace=parse_trace("const:50MB"), timeout=5.0, local_max=30, offload_max=30,
+                            reward=Reward(), decision_deadline=0.05, edge_timeout=2.0, emit=outcomes.append,
+                            send=send)
+    edge.runtime = runtime
+    runtime.start()
+    scene = TrafficScene(seed=2)
+    for seq, split in enumerate(["0", "conv3"]):
+        runtime.on_frame(seq, scene.frame(seq))
+        assert runtime.on_decision(seq, split, "test")
+    assert wait_for(lambda: len(outcomes) == 2)
+    runtime.stop()
+    assert blobs == {0: "jpeg", 1: "raw"}
+    assert {o.seq: o.codec for o in outcomes} == {0: "jpeg-q90", 1: "raw"}
+    assert all(o.completed for o in outcomes)

@@ -9,7 +9,9 @@ import pytest
 from scissor_core.calibrate import calibrate, calibrate_file
 from scissor_core.cli import main
 from scissor_core.config import CONFIG_DIR, ScissorConfig
-from scissor_core.evaluate import ALL_POLICIES, BASELINES, improvement, improvements, oracle_gaps, run_policy
+from scissor_core.evaluate import (
+    ALL_POLICIES, BASELINES, clairvoyant_reference, improvement, improvements, oracle_gaps, run_policy,
+)
 from scissor_core.experiments import EXPERIMENTS, MODELS
 from scissor_core.metrics import RunMetrics
 from scissor_core.policies.a2c import A2CPolicy
@@ -98,6 +100,22 @@ def test_improvement_and_oracle_gap_math():
     gaps = oracle_gaps(rows)
     assert gaps["a2c"] == pytest.approx(25.0) and gaps["greedy"] == pytest.approx(0.0)
     assert set(gaps) == {"a2c", "device-only", "greedy"}
+    rows["best-fixed"] = _metrics(system_cost=1.0)  # the cheaper clairvoyant reference is the one measured against
+    assert clairvoyant_reference(rows) == ("best-fixed", 1.0)
+    gaps = oracle_gaps(rows)
+    assert gaps["a2c"] == pytest.approx(100.0) and gaps["oracle"] == pytest.approx(60.0)
+    assert "best-fixed" not in gaps
+
+
+def test_best_fixed_is_the_cheapest_single_split_of_each_run():
+    config = ScissorConfig()
+    config.link.trace = "walk:mean=1MB,sigma=0.8"
+    profile = toy_profile()
+    cost = {s: RunMetrics.of(run_policy(f"fixed:{s}", config, profile, 3, 200)).system_cost
+            for s in SplitCosts.from_profile(profile).splits}
+    best = run_policy("best-fixed", config, profile, 3, 200)
+    assert RunMetrics.of(best).system_cost == min(cost.values())
+    assert {o.split for o in best} == {min(cost, key=cost.get)}
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,21 @@ def test_split_costs_from_profile():
         SplitCosts.from_profile(PROFILE, "fp16")
 
 
+def test_a_frame_codec_changes_only_split_0():
+    mixed = SplitCosts.from_profile(PROFILE, "raw", frame_codec="jpeg-q90")
+    assert mixed.splits == COSTS.splits and mixed.local == COSTS.local and mixed.edge == COSTS.edge
+    assert mixed.nbytes[0] == 100_000 and mixed.nbytes[1:] == COSTS.nbytes[1:]
+    assert [mixed.codec_of(s) for s in ("0", "a", "last")] == ["jpeg-q90", "raw", "raw"]
+    assert SplitCosts.from_profile(PROFILE, "raw", frame_codec="raw") == COSTS  # the same codec: no frame codec
+    with pytest.raises(ValueError, match="frame codec 'jpeg-q50'"):
+        SplitCosts.from_profile(PROFILE, "raw", frame_codec="jpeg-q50")
+    config = small_config("alexnet")
+    config.codec.frame_encoding = "jpeg"
+    assert SplitCosts.for_config(PROFILE, config.codec) == mixed
+    greedy = make_policy("greedy", PROFILE, frame_codec="jpeg-q90")
+    assert greedy.costs == mixed and make_policy("edge-only", PROFILE, frame_codec="jpeg-q90").costs == COSTS
+
+
 def test_fixed_baselines():
     s = state()
     assert make_policy("device-only", PROFILE).decide(s) == "last"

@@ -20,21 +20,23 @@ JPEG_CODEC = "jpeg-q90"
 """Codec of the edge-only-jpeg baseline (a label the profiler records by default)."""
 
 
-def make_policy(name: str, profile: ModelProfile, *, codec: str = "raw", w: float = 1.0,
-                frame_interval: float = 1.0) -> Policy:
-    """Build policy ``name`` over ``profile``'s splits with wire codec ``codec``.
+def make_policy(name: str, profile: ModelProfile, *, codec: str = "raw", frame_codec: str | None = None,
+                w: float = 1.0, frame_interval: float = 1.0) -> Policy:
+    """Build policy ``name`` over ``profile``'s splits with wire codec ``codec`` (and ``frame_codec`` for
+    split 0, if given; ``edge-only`` still sends the raw preprocessed frame, as in the paper).
 
     ``w`` is the reward's data weight (greedy); ``frame_interval`` the sampling
     interval DADS plans for.
     """
     if name == "edge-only-jpeg":
         return edge_only_jpeg(SplitCosts.from_profile(profile, JPEG_CODEC))
-    costs = SplitCosts.from_profile(profile, codec)
+    if name == "edge-only":
+        return edge_only(SplitCosts.from_profile(profile, codec))
+    costs = SplitCosts.from_profile(profile, codec, frame_codec)
     if name.startswith("fixed:"):
         return FixedSplit(costs, name.partition(":")[2])
     builders = {
         "device-only": lambda: device_only(costs),
-        "edge-only": lambda: edge_only(costs),
         "semi-fixed": lambda: SemiFixed(costs),
         "greedy": lambda: Greedy(costs, w),
         "dads": lambda: Dads(costs, frame_interval),

@@ -304,6 +304,7 @@ class A2CPolicy(Policy):
             "kind": self.name,
             "model": self.costs.model,
             "codec": self.costs.codec,
+            "frame_codec": self.costs.frame_codec or "",
             "splits": list(self.costs.splits),
             "settings": {name: getattr(self.settings, name) for name in A2C_FIELDS},
             "seed": self.seed,
@@ -327,11 +328,14 @@ class A2CPolicy(Policy):
             raise ValueError(f"{path}: not a safe policy file ({type(exc).__name__}: {exc})") from None
         if not isinstance(data, dict) or data.get("format") != POLICY_FORMAT or data.get("kind") != cls.name:
             raise ValueError(f"{path}: not an a2c policy file of format {POLICY_FORMAT}")
-        mine = (costs.model, costs.codec, list(costs.splits))
-        theirs = (data["model"], data["codec"], data["splits"])
+        mine = (costs.model, costs.codec_plan, list(costs.splits))
+        frame_codec = data.get("frame_codec") or None  # absent in files written before frame codecs existed
+        theirs = (data["model"], f"{data['codec']}, frame {frame_codec}" if frame_codec else data["codec"],
+                  data["splits"])
         if mine != theirs:
             raise ValueError(f"{path}: policy is for model {theirs[0]!r}, codec {theirs[1]!r}, splits {theirs[2]}; "
-                             f"this run has model {mine[0]!r}, codec {mine[1]!r}, splits {mine[2]}")
+                             f"this run has model {mine[0]!r}, codec {mine[1]!r}, splits {mine[2]} "
+                             "(codec.frame_encoding must match the training's too)")
         settings = AgentConfig(**{k: v for k, v in data["settings"].items() if k in A2C_FIELDS})
         policy = cls(costs, settings, seed=int(data["seed"]), training=training)
         policy.actor.load_state_dict(data["actor"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scissor_core.config import CodecConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.outcome import FrameOutcome
 from scissor_core.profile import ModelProfile
@@ -23,6 +24,8 @@ class SplitCosts:
     Built from a :class:`ModelProfile` for one codec. Only splits the codec applies
     to are candidates (``jpeg-*`` only encodes the frame: splits ``0`` and ``last``).
     ``last`` sends 0 bytes: a device-only frame's result is consumed on the device.
+    With a ``frame_codec`` (``codec.frame_encoding: jpeg``), split ``0`` sends the
+    frame with that codec and every other split its feature maps with ``codec``.
     """
 
     model: str
@@ -34,21 +37,49 @@ class SplitCosts:
     """Edge compute time per split (s)."""
     nbytes: tuple[int, ...]
     """Bytes sent over the link per split."""
+    frame_codec: str | None = None
+    """Codec of split ``0`` when it is not ``codec`` (None: the same)."""
 
     @classmethod
-    def from_profile(cls, profile: ModelProfile, codec: str = "raw") -> SplitCosts:
+    def from_profile(cls, profile: ModelProfile, codec: str = "raw", frame_codec: str | None = None) -> SplitCosts:
+        known = sorted({label for c in profile.cuts for label in c.bytes})
         cuts = [c for c in profile.cuts if codec in c.bytes]
         if not cuts:
-            known = sorted({label for c in profile.cuts for label in c.bytes})
             raise ValueError(f"profile of {profile.model} has no bytes for codec {codec!r}; it has {known}")
+        if frame_codec == codec:
+            frame_codec = None
+        if frame_codec is not None and not any(c.split == EDGE_ONLY and frame_codec in c.bytes for c in cuts):
+            raise ValueError(f"profile of {profile.model} has no bytes of split {EDGE_ONLY} for frame codec "
+                             f"{frame_codec!r}; it has {known}")
+
+        def sent(cut) -> int:
+            if cut.split == DEVICE_ONLY:
+                return 0
+            return cut.bytes[frame_codec if frame_codec and cut.split == EDGE_ONLY else codec]
+
         return cls(
             model=profile.model,
             codec=codec,
             splits=tuple(c.split for c in cuts),
             local=tuple(0.0 if c.split == EDGE_ONLY else c.device_time for c in cuts),
             edge=tuple(0.0 if c.split == DEVICE_ONLY else c.edge_time for c in cuts),
-            nbytes=tuple(0 if c.split == DEVICE_ONLY else c.bytes[codec] for c in cuts),
+            nbytes=tuple(sent(c) for c in cuts),
+            frame_codec=frame_codec,
         )
+
+    @classmethod
+    def for_config(cls, profile: ModelProfile, codec: CodecConfig) -> SplitCosts:
+        """The cost table of a ``codec`` config section (tensor codec, and the frame's when it differs)."""
+        return cls.from_profile(profile, codec.spec().label, codec.frame_label)
+
+    def codec_of(self, split: str) -> str:
+        """Label of the codec that ``split`` sends with."""
+        return self.frame_codec if self.frame_codec and split == EDGE_ONLY else self.codec
+
+    @property
+    def codec_plan(self) -> str:
+        """The codecs of this table in one label for logs and tables: ``raw``, or ``raw, frame jpeg-q90``."""
+        return f"{self.codec}, frame {self.frame_codec}" if self.frame_codec else self.codec
 
     def index(self, split: str) -> int:
         try:

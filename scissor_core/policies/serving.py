@@ -29,10 +29,8 @@ def default_policy_path(config: ScissorConfig, model: str) -> Path:
 def serve_policy(config: ScissorConfig, profile: ModelProfile, name: str, training: bool = False) -> Policy:
     """``a2c`` loads the trained policy file (refused if it is for another model, codec or split set);
     any other name is a baseline built over the profile."""
-    codec = config.codec.spec().label
     if name == A2C:
-        return A2CPolicy.load(default_policy_path(config, profile.model), SplitCosts.from_profile(profile, codec),
+        return A2CPolicy.load(default_policy_path(config, profile.model), SplitCosts.for_config(profile, config.codec),
                               training=training)
-    model = profile.model
-    return make_policy(name, profile, codec=codec, w=config.reward.w,
-                       frame_interval=config.camera.interval_for(model))
+    return make_policy(name, profile, codec=config.codec.spec().label, frame_codec=config.codec.frame_label,
+                       w=config.reward.w, frame_interval=config.camera.interval_for(profile.model))
