@@ -14,7 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from scissor_core.config import DEFAULT_CONFIG, ConfigError, ScissorConfig, load_config
+from scissor_core.config import DEFAULT_CONFIG, ConfigError, ScissorConfig, load_config, use_paper_agent
+
+PAPER_HELP = ("train A2C with the paper's learner settings (batch 5 every 5 from a 10,000 replay buffer, no entropy "
+              "bonus or advantage normalisation, the paper's 5-value state, patience 50)")
 from scissor_core.models.registry import DEVICE_ONLY, MODEL_NAMES, VisionModel, load_model
 
 log = logging.getLogger("scissor")
@@ -245,11 +248,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             setattr(agent, key, getattr(args, key))
     if args.paper:
-        agent.entropy_coef, agent.normalize_advantage = 0.0, False
+        use_paper_agent(agent)
     model = profile.model
     print(f"# training a2c on {model} (profile {args.profile}, {profile.weights}); trace {config.link.trace}, "
           f"interval {config.sim.interval_for(model):g} s, T {config.queues.timeout_for(model):g} s; "
-          f"{agent.seeds} seed(s), up to {agent.episodes} episodes of {agent.episode_frames} frames")
+          f"{agent.seeds} seed(s), up to {agent.episodes} episodes of {agent.episode_frames} frames; "
+          f"{agent.describe()}")
     best, runs = train(config, profile, agent.seeds, progress=not args.no_progress)
     out_dir = args.results / model
     csv_path, png_path = write_curves(runs, agent.convergence_window, out_dir,
@@ -500,7 +504,10 @@ def _evaluate_live(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from scissor_core.experiments import EXPERIMENTS, Plan
 
-    plan = Plan(_config(args), profiles=args.profiles, profile_dir=args.profile_dir, results=args.results,
+    config = _config(args)
+    if args.paper:
+        use_paper_agent(config.agent)
+    plan = Plan(config, profiles=args.profiles, profile_dir=args.profile_dir, results=args.results,
                 frames=args.frames, eval_seeds=args.seeds, train_seeds=args.train_seeds,
                 progress=not args.no_progress)
     for key in ("episodes", "episode_frames"):
@@ -520,12 +527,14 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
     from scissor_core.train import train_seed
 
     config = _config(args)
+    if args.paper:
+        use_paper_agent(config.agent)
     path = args.profile or CONFIG_DIR / "profiles" / f"{config.model.name}-paper.json"
     profile = ModelProfile.load(path)
     agent = config.agent
     print(f"# one-seed A2C training on {profile.model} ({path}): up to {agent.episodes} episodes of "
           f"{agent.episode_frames} frames, early stop after {agent.patience} episodes without improvement of the "
-          f"{agent.convergence_window}-episode moving average; goal <= 120 s")
+          f"{agent.convergence_window}-episode moving average ({agent.describe()}); goal <= 120 s")
     run = train_seed(config, profile, args.seed, progress=not args.no_progress)
     frames = len(run.rewards) * agent.episode_frames
     print("| seed | episodes | converged | frames | wall s | frames/s |\n|---:|---:|---|---:|---:|---:|")
@@ -711,8 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="training runs with seeds 0..N-1 (default agent.seeds, 5)")
     p.add_argument("--episodes", type=int, help="maximum episodes per seed (default agent.episodes, 500)")
     p.add_argument("--episode-frames", type=int, help="frames per episode (default agent.episode_frames, 1000)")
-    p.add_argument("--paper", action="store_true",
-                   help="force the paper's settings (no entropy bonus, no advantage normalisation)")
+    p.add_argument("--paper", action="store_true", help=PAPER_HELP)
     p.add_argument("--output", type=Path, help="policy file (default RESULTS/MODEL/policy.pt)")
     p.add_argument("--results", type=Path, default=Path("results/train"),
                    help="folder for the reward curves (default results/train)")
@@ -836,6 +844,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profiles", choices=PROFILE_SETS, default="paper",
                    help="paper: config/profiles/MODEL-paper.json (default); measured: MODEL.json")
     p.add_argument("--profile-dir", type=Path, default=Path("config/profiles"), help="where the profiles are")
+    p.add_argument("--paper", action="store_true", help=PAPER_HELP)
     p.add_argument("--results", type=Path, default=Path("results"), help="results root (default results)")
     p.add_argument("--frames", type=int, default=5000, help="frames per evaluation run (default 5000)")
     p.add_argument("--seeds", type=int, default=5, help="evaluation seeds per policy (default 5)")
@@ -856,6 +865,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--profile", type=Path, help="profile (default config/profiles/MODEL-paper.json)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--paper", action="store_true", help=PAPER_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_bench_train)
     return parser

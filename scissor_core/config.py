@@ -247,7 +247,12 @@ class RosConfig:
 
 @dataclass
 class AgentConfig:
-    """The A2C agent and its training (defaults: the paper's settings)."""
+    """The A2C agent and its training.
+
+    Defaults: the paper's network, discount and learning rate, with the learner options that let it find a
+    state-dependent policy (on-policy batches, entropy bonus, advantage normalisation, extended state, longer
+    patience); :data:`PAPER_AGENT` (``--paper``) restores the paper's settings exactly.
+    """
 
     hidden: int = 16
     """Units per hidden layer of the actor and of the critic."""
@@ -257,24 +262,29 @@ class AgentConfig:
     """Discount factor."""
     lr: float = 1e-3
     """Adam learning rate."""
-    batch: int = 5
-    """Transitions per update, sampled from the replay buffer."""
-    update_every: int = 5
-    """Completed transitions between two updates."""
-    buffer_size: int = 10_000
-    """Replay buffer capacity (transitions)."""
-    entropy_coef: float = 0.0
+    batch: int = 20
+    """Transitions per update, sampled from the replay buffer (paper: 5)."""
+    update_every: int = 20
+    """Completed transitions between two updates (paper: 5)."""
+    buffer_size: int = 20
+    """Replay buffer capacity (transitions; paper: 10,000). Equal to batch and update_every: every update
+    learns from the last batch of transitions exactly once (on-policy, as A2C assumes)."""
+    entropy_coef: float = 0.1
     """Entropy bonus (beyond the paper; 0 = off)."""
-    normalize_advantage: bool = False
+    normalize_advantage: bool = True
     """Standardise TD errors per batch (beyond the paper)."""
+    state: Literal["paper", "extended"] = "extended"
+    """The agent's input: paper = [l, c, b_hat, tau, o]; extended adds the device backlog and the bytes left of
+    the transmission in progress (beyond the paper: the paper's state cannot tell a busy device from an idle one)."""
     episodes: int = 500
     """Maximum training episodes."""
     episode_frames: int = 1000
     """Frames per episode (queues reset between episodes, weights kept)."""
     convergence_window: int = 50
     """Moving-average window of the episode reward."""
-    patience: int = 50
-    """Stop when the moving average has not improved for this many episodes."""
+    patience: int = 150
+    """Stop when the moving average has not improved for this many episodes (paper: 50, our reading of
+    "stops improving" over its 50-episode window)."""
     seeds: int = 5
     """Training runs with different seeds; the median run is kept."""
     policy_file: str | None = None
@@ -287,6 +297,26 @@ class AgentConfig:
     """With online learning, save the policy every this-many outcomes (0 = only at shutdown)."""
     checkpoint_file: str = "results/agent/policy-online.pt"
     """Where online learning saves the policy."""
+
+    def describe(self) -> str:
+        """The learner settings in one line for logs and result headers."""
+        paper = all(getattr(self, k) == v for k, v in PAPER_AGENT.items())
+        return (f"{'paper' if paper else 'scissor'} learner settings: batch {self.batch} every {self.update_every} "
+                f"from a buffer of {self.buffer_size}, entropy {self.entropy_coef:g}, advantage normalisation "
+                f"{'on' if self.normalize_advantage else 'off'}, {self.state} state, patience {self.patience}")
+
+
+PAPER_AGENT: dict[str, Any] = {"batch": 5, "update_every": 5, "buffer_size": 10_000, "entropy_coef": 0.0,
+                               "normalize_advantage": False, "state": "paper", "patience": 50}
+"""The paper's A2C settings where :class:`AgentConfig`'s defaults differ (``scissor train|experiment|bench
+train --paper``)."""
+
+
+def use_paper_agent(agent: AgentConfig) -> AgentConfig:
+    """Set ``agent`` to the paper's learner settings (:data:`PAPER_AGENT`), in place; returns it."""
+    for key, value in PAPER_AGENT.items():
+        setattr(agent, key, value)
+    return agent
 
 
 @dataclass

@@ -124,8 +124,7 @@ class Plan:
                  f"Profiles `{self.profiles}`; evaluation {self.frames} frames x {self.eval_seeds} seed(s) per "
                  f"policy (metrics: mean over seeds); A2C trained with {self.train_seeds} seed(s), median run "
                  f"kept, up to {self.base.agent.episodes} episodes of {self.base.agent.episode_frames} frames "
-                 f"(entropy {self.base.agent.entropy_coef:g}, advantage normalisation "
-                 f"{'on' if self.base.agent.normalize_advantage else 'off'}); codec "
+                 f"({self.base.agent.describe()}); codec "
                  f"{self.base.codec.spec().label}, split 0 sends the frame "
                  f"{self.base.codec.frame_label or 'with the same codec'} (edge-only: raw, edge-only-jpeg: "
                  f"jpeg).", ""]

@@ -99,6 +99,12 @@ class ObservedState(NamedTuple):
         return (float(self.local_len), float(self.offload_len), self.bandwidth / MB, self.tau,
                 self.pending_bytes / MB)
 
+    def extended_vector(self) -> tuple[float, ...]:
+        """The paper's state plus what it leaves out, the work *in service*: ``device_backlog`` (s, includes
+        the rest of the frame being computed) and ``inflight_bytes`` (MB left of the transmission in
+        progress). Without them a busy device and an idle one look alike when nothing waits."""
+        return (*self.vector(), self.device_backlog, self.inflight_bytes / MB)
+
 
 class DeviceQueues:
     """Local and offloading queues of one device, with the compute unit and the link they feed."""

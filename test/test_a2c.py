@@ -7,20 +7,22 @@ import numpy as np
 import pytest
 import torch
 
-from scissor_core.config import ScissorConfig
-from scissor_core.config import AgentConfig
+from scissor_core.config import AgentConfig, ScissorConfig, use_paper_agent
 from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.policies.base import SplitCosts
+from scissor_core.queues import ObservedState
 from scissor_core.simulator import Simulator
 
 COSTS = SplitCosts(model="alexnet", codec="raw", splits=("0", "conv5", "last"),
                    local=(0.0, 0.02, 0.4), edge=(0.03, 0.01, 0.0), nbytes=(600_000, 37_000, 0))
 
 
-def batch(n: int = 5, seed: int = 0):
+def batch(policy: A2CPolicy, n: int = 5, seed: int = 0):
+    """A random batch of transitions with the policy's state width."""
+    width = policy.actor[0].in_features
     rng = np.random.default_rng(seed)
-    s = rng.normal(size=(n, 5)).astype(np.float32)
-    return s, rng.integers(0, 3, n), rng.normal(size=n).astype(np.float32), rng.normal(size=(n, 5)).astype(np.float32)
+    s = rng.normal(size=(n, width)).astype(np.float32)
+    return s, rng.integers(0, 3, n), rng.normal(size=n).astype(np.float32), rng.normal(size=(n, width)).astype(np.float32)
 
 
 def torch_reference_grads(policy: A2CPolicy, s, a, r, s_next) -> np.ndarray:
@@ -42,10 +44,10 @@ def torch_reference_grads(policy: A2CPolicy, s, a, r, s_next) -> np.ndarray:
     return torch.cat([p.grad.reshape(-1) for p in [*policy.actor.parameters(), *policy.critic.parameters()]]).numpy()
 
 
-@pytest.mark.parametrize("settings", [AgentConfig(), AgentConfig(entropy_coef=0.1, normalize_advantage=True)])
+@pytest.mark.parametrize("settings", [use_paper_agent(AgentConfig()), AgentConfig(), AgentConfig(state="paper")])
 def test_numpy_gradients_equal_autograd(settings):
     policy = A2CPolicy(COSTS, settings, seed=3)
-    s, a, r, s_next = batch()
+    s, a, r, s_next = batch(policy)
     _, ours = policy.losses_and_gradients(s, a, r, s_next)
     np.testing.assert_allclose(ours, torch_reference_grads(policy, s, a, r, s_next), rtol=1e-4, atol=1e-6)
 
@@ -56,7 +58,7 @@ def test_update_equals_torch_adam_steps():
     params = [*reference.actor.parameters(), *reference.critic.parameters()]
     optimizer = torch.optim.Adam(params, lr=ours.settings.lr)
     for step in range(3):
-        s, a, r, s_next = batch(seed=step)
+        s, a, r, s_next = batch(ours, seed=step)
         ours.update(s, a, r, s_next)
         torch_reference_grads(reference, s, a, r, s_next)
         optimizer.step()
@@ -72,7 +74,7 @@ def test_policy_file_round_trip_and_refusals(tmp_path):
     loaded = A2CPolicy.load(path, COSTS)
     assert not loaded.training
     state = sim.queues.observe(0.0, 0, 5e6)
-    x = loaded.normaliser(np.asarray(state.vector())).astype(np.float32)
+    x = loaded.normaliser(loaded.features(state)).astype(np.float32)
     np.testing.assert_array_equal(loaded.probabilities(x), policy.probabilities(x))
     other = SplitCosts("resnet18", "raw", ("0", "last"), (0.0, 0.1), (0.1, 0.0), (1, 0))
     with pytest.raises(ValueError, match="policy is for model 'alexnet'"):
@@ -140,3 +142,18 @@ def test_normaliser_floors_constant_features_and_clips():
     assert norm.std[2] == pytest.approx(0.1)  # floored in MB/s, not ~0
     x = norm(np.array([1.0, 0.0, 1.0, 0.5, 1.0]))  # the link dropped to 1 MB/s at serving time
     assert np.all(np.abs(x) <= STATE_CLIP) and x[2] == -STATE_CLIP
+
+
+def test_extended_state_adds_the_work_in_service_and_old_files_load_with_the_paper_state(tmp_path):
+    state = ObservedState(7, 1.0, 0, 0, 5e6, 0.0, 0.0, 0.12, 250_000, 0.0)
+    assert state.extended_vector() == (*state.vector(), 0.12, 0.25)  # busy device, idle queues
+    extended = A2CPolicy(COSTS, AgentConfig(state="extended"), seed=0)
+    assert extended.actor[0].in_features == 7 and extended.features(state).shape == (7,)
+    path = A2CPolicy(COSTS, use_paper_agent(AgentConfig()), seed=0).save(tmp_path / "paper.pt")
+    data = torch.load(path, weights_only=True)
+    del data["settings"]["state"]  # a file written before agent.state existed
+    torch.save(data, path)
+    loaded = A2CPolicy.load(path, COSTS)
+    assert loaded.settings.state == "paper" and loaded.features(state).shape == (5,)
+    assert "paper learner settings" in use_paper_agent(AgentConfig()).describe()
+    assert "scissor learner settings" in AgentConfig().describe()

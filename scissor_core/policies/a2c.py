@@ -20,7 +20,10 @@ Choices where the paper is silent, written down here:
   when evaluating; it is saved in the policy file.
 - The replay buffer keeps the last 10,000 transitions.
 - Options beyond the paper, off by default: an entropy bonus and advantage
-  normalisation (``entropy_coef``, ``normalize_advantage``).
+  normalisation (``entropy_coef``, ``normalize_advantage``), and the extended
+  state (``state: extended``: the work in service, which the paper's state omits).
+  ``buffer_size == batch == update_every`` makes the updates on-policy (each
+  batch is the last ``batch`` transitions, as in textbook A2C).
 
 The networks are torch modules (their state_dicts are the policy file), but
 decisions and updates run in numpy on views of the torch parameters, with the
@@ -45,11 +48,12 @@ from scissor_core.policies.base import Policy, SplitCosts
 from scissor_core.queues import ObservedState
 
 POLICY_FORMAT = 1
-STATE_SIZE = 5
+STATE_SIZES = {"paper": 5, "extended": 7}
+"""Input size per ``agent.state``: :meth:`ObservedState.vector` or :meth:`ObservedState.extended_vector`."""
 
 
 A2C_FIELDS = ("hidden", "layers", "gamma", "lr", "batch", "update_every", "buffer_size", "entropy_coef",
-              "normalize_advantage")
+              "normalize_advantage", "state")
 """The learner's hyper-parameters: fields of :class:`~scissor_core.config.AgentConfig` (defaults = the
 paper's), the one place they are defined; a policy file records them."""
 
@@ -63,9 +67,9 @@ def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01])
+MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01, 0.01, 0.01])
 """Smallest standard deviation the normaliser uses per state feature, in the state's own units
-(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB): a feature that never varied in training
+(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB): a feature that never varied in training
 (a constant-rate link's b_hat) must not be divided by ~0 when it does vary at serving time."""
 STATE_CLIP = 10.0
 """Normalised features are clipped to +-this: inputs far outside the training range stay bounded."""
@@ -78,7 +82,8 @@ class RunningNormaliser:
     clipped (:data:`STATE_CLIP`), so a policy trained on one link still behaves on another.
     """
 
-    def __init__(self, size: int = STATE_SIZE) -> None:
+    def __init__(self, size: int = STATE_SIZES["paper"]) -> None:
+        self.floor = MIN_STATE_SCALE[:size]
         self.count = 0
         self.mean = np.zeros(size)
         self.m2 = np.zeros(size)
@@ -92,8 +97,8 @@ class RunningNormaliser:
     @property
     def std(self) -> np.ndarray:
         if self.count < 2:
-            return np.maximum(np.ones_like(self.mean), MIN_STATE_SCALE)
-        return np.maximum(np.sqrt(self.m2 / (self.count - 1)), MIN_STATE_SCALE)
+            return np.maximum(np.ones_like(self.mean), self.floor)
+        return np.maximum(np.sqrt(self.m2 / (self.count - 1)), self.floor)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.clip((x - self.mean) / self.std, -STATE_CLIP, STATE_CLIP)
@@ -179,12 +184,13 @@ class A2CPolicy(Policy):
         n = len(costs.splits)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.actor = _mlp(STATE_SIZE, n, settings.hidden, settings.layers)
-            self.critic = _mlp(STATE_SIZE, 1, settings.hidden, settings.layers)
+            size = STATE_SIZES[settings.state]
+            self.actor = _mlp(size, n, settings.hidden, settings.layers)
+            self.critic = _mlp(size, 1, settings.hidden, settings.layers)
         self._adam = _Adam(_share_one_buffer([self.actor, self.critic]), settings.lr)
         self._actor = _NumpyMLP(self.actor)
         self._critic = _NumpyMLP(self.critic)
-        self.normaliser = RunningNormaliser()
+        self.normaliser = RunningNormaliser(size)
         self.buffer: deque[tuple[np.ndarray, int, float, np.ndarray]] = deque(maxlen=settings.buffer_size)
         self._pending: dict[int, list] = {}  # seq -> [state, action, reward | None, next state | None]
         self._previous_seq: int | None = None
@@ -209,8 +215,13 @@ class A2CPolicy(Policy):
         h /= h.sum()
         return h
 
+    def features(self, state: ObservedState) -> np.ndarray:
+        """The un-normalised input vector for ``state`` (``agent.state``: the paper's 5 values or extended)."""
+        vector = state.extended_vector() if self.settings.state == "extended" else state.vector()
+        return np.asarray(vector, dtype=np.float64)
+
     def decide(self, state: ObservedState) -> str:
-        raw = np.asarray(state.vector(), dtype=np.float64)
+        raw = self.features(state)
         if self.training:
             self.normaliser.update(raw)
         s = self.normaliser(raw).astype(np.float32)
@@ -336,7 +347,8 @@ class A2CPolicy(Policy):
             raise ValueError(f"{path}: policy is for model {theirs[0]!r}, codec {theirs[1]!r}, splits {theirs[2]}; "
                              f"this run has model {mine[0]!r}, codec {mine[1]!r}, splits {mine[2]} "
                              "(codec.frame_encoding must match the training's too)")
-        settings = AgentConfig(**{k: v for k, v in data["settings"].items() if k in A2C_FIELDS})
+        recorded = {"state": "paper", **data["settings"]}  # files from before agent.state had the paper's state
+        settings = AgentConfig(**{k: v for k, v in recorded.items() if k in A2C_FIELDS})
         policy = cls(costs, settings, seed=int(data["seed"]), training=training)
         policy.actor.load_state_dict(data["actor"])
         policy.critic.load_state_dict(data["critic"])
