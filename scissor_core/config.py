@@ -282,7 +282,7 @@ class AgentConfig:
     """Frames per episode (queues reset between episodes, weights kept)."""
     convergence_window: int = 50
     """Moving-average window of the episode reward."""
-    patience: int = 150
+    patience: int = 300
     """Stop when the moving average has not improved for this many episodes (paper: 50, our reading of
     "stops improving" over its 50-episode window)."""
     seeds: int = 5

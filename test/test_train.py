@@ -43,3 +43,22 @@ def test_training_is_deterministic_by_seed():
     a, _ = train(config, toy_profile(), seeds=1, progress=False)
     b, _ = train(config, toy_profile(), seeds=1, progress=False)
     assert a.rewards == b.rewards
+
+
+def test_train_cli_paper_flag_records_the_papers_learner(tmp_path, capsys):
+    """`scissor train --paper` trains with PAPER_AGENT and the policy file says so; without it, the defaults."""
+    import torch
+
+    from scissor_core.cli import main
+    from scissor_core.config import PAPER_AGENT
+
+    profile = tmp_path / "toy.json"
+    toy_profile().save(profile)
+    for flag, state in ((["--paper"], "paper"), ([], "extended")):
+        out = tmp_path / f"{state}.pt"
+        assert main(["train", "--profile", str(profile), "--seeds", "1", "--episodes", "2", "--episode-frames",
+                     "100", "--no-progress", "--results", str(tmp_path), "--output", str(out), *flag]) == 0
+        settings = torch.load(out, weights_only=True)["settings"]
+        assert settings["state"] == state
+        assert (settings["batch"] == PAPER_AGENT["batch"]) == (state == "paper")
+    assert "paper learner settings" in capsys.readouterr().out
