@@ -15,7 +15,9 @@ Settings (DESIGN §1 defaults from the config, one change per sweep):
   default 1 s; ``fig13``: the reward curves of the A2C training of each model;
   ``table2``: % improvement of A2C over every other policy (YOLOv3);
   ``table4``: latency breakdown of the learned policy of each model;
-  ``oracle-gap``: every policy's system cost over the oracle's.
+  ``oracle-gap``: every policy's system cost over the best clairvoyant policy's (the per-frame oracle or
+  the best single split in hindsight); ``lte`` (beyond the paper): every model on the ATT LTE uplink
+  trace with split 0 sending the JPEG frame (``codec.frame_encoding: jpeg``).
 - A setting that needs A2C trains it (``agent`` section of the config,
   ``train_seeds`` seeds, the median run kept) and caches the policy file and
   the reward curves under ``RESULTS/policies/``, keyed by a hash of the
@@ -118,16 +120,18 @@ class Plan:
                                               names, seeds, self.frames, a2c, progress=self.progress)
         return self._evaluations[key]
 
-    def header(self, title: str, models: Sequence[str]) -> str:
-        """What was run: profiles (with their full local / edge forward times), sizes, training."""
+    def header(self, title: str, models: Sequence[str], overrides: Mapping[str, object] | None = None) -> str:
+        """What was run: profiles (with their full local / edge forward times), sizes, training, codec and
+        the settings ``overrides`` changes from the base config."""
+        codec = self.setting(models[0], overrides).codec
         lines = [f"# {title}", "",
                  f"Profiles `{self.profiles}`; evaluation {self.frames} frames x {self.eval_seeds} seed(s) per "
                  f"policy (metrics: mean over seeds); A2C trained with {self.train_seeds} seed(s), median run "
                  f"kept, up to {self.base.agent.episodes} episodes of {self.base.agent.episode_frames} frames "
                  f"({self.base.agent.describe()}); codec "
-                 f"{self.base.codec.spec().label}, split 0 sends the frame "
-                 f"{self.base.codec.frame_label or 'with the same codec'} (edge-only: raw, edge-only-jpeg: "
-                 f"jpeg).", ""]
+                 f"{codec.spec().label}, split 0 sends the frame {codec.frame_label or 'with the same codec'} "
+                 f"(edge-only: raw, edge-only-jpeg: jpeg); trace "
+                 f"{self.setting(models[0], overrides).link.trace}.", ""]
         for model in models:
             profile = ModelProfile.load(self.profile_path(model))
             source = profile.settings.get("calibrated_to", {}).get("source", "measured on this machine")
@@ -171,18 +175,35 @@ def _sweep(plan: Plan, name: str, title: str, key: str, values: Sequence[tuple[s
         markdown
 
 
-def fig9(plan: Plan) -> tuple[list[Path], str]:
-    """All methods on every model: data, delay, drop rate, system cost."""
+def _every_model(plan: Plan, name: str, title: str,
+                 overrides: Mapping[str, object] | None = None) -> tuple[list[Path], str]:
+    """Every policy on each model in one setting."""
     groups, rows, tables = {}, [], []
-    for model in tqdm(MODELS, desc="fig9", unit="model", disable=not plan.progress):
-        evaluations = plan.evaluate(plan.setting(model))
+    for model in tqdm(MODELS, desc=name, unit="model", disable=not plan.progress):
+        evaluations = plan.evaluate(plan.setting(model, overrides))
         groups[model] = _summaries(evaluations)
         rows += metrics_rows({"model": model}, evaluations)
-        tables.append(f"## {model}\n\n{format_table(groups[model])}")
-    title = "Fig. 9: every method on each model"
-    markdown = plan.header(title, MODELS) + "\n" + "\n\n".join(tables)
-    return plan.write("fig9", rows, markdown, lambda p: plot_bars(groups, p, f"{title} ({plan.profiles} profiles)")), \
+        tables.append(f"## {model}\n\n{format_table(groups[model])}\n\n"
+                      + markdown_table(["policy", "gap to the best clairvoyant %"], oracle_gaps(groups[model]).items()))
+    markdown = plan.header(title, MODELS, overrides) + "\n" + "\n\n".join(tables)
+    return plan.write(name, rows, markdown, lambda p: plot_bars(groups, p, f"{title} ({plan.profiles} profiles)")), \
         markdown
+
+
+def fig9(plan: Plan) -> tuple[list[Path], str]:
+    """All methods on every model: data, delay, drop rate, system cost."""
+    return _every_model(plan, "fig9", "Fig. 9: every method on each model")
+
+
+LTE_TRACE = "mahimahi:config/traces/ATT-LTE-driving-2016.up"
+"""A real uplink with outages (1.9 Mbit/s mean, 8 gaps of 1 s or more in 120 s; config/traces/SOURCES.md)."""
+
+
+def lte(plan: Plan) -> tuple[list[Path], str]:
+    """Beyond the paper: every model on a real LTE uplink, split 0 sending the JPEG frame. Under a constant
+    link one split is optimal for every frame; here the best split changes with the link."""
+    return _every_model(plan, "lte", "Every method on each model, ATT LTE uplink trace, JPEG frames at split 0",
+                        {"link.trace": LTE_TRACE, "codec.frame_encoding": "jpeg"})
 
 
 def fig10(plan: Plan) -> tuple[list[Path], str]:
@@ -286,5 +307,5 @@ def oracle_gap(plan: Plan) -> tuple[list[Path], str]:
 
 EXPERIMENTS: dict[str, Callable[[Plan], tuple[list[Path], str]]] = {
     "fig9": fig9, "fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13,
-    "table2": table2, "table4": table4, "oracle-gap": oracle_gap,
+    "table2": table2, "table4": table4, "oracle-gap": oracle_gap, "lte": lte,
 }
