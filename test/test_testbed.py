@@ -149,13 +149,14 @@ def test_sigterm_to_the_device_leaves_a_complete_outcome_log(tmp_path, domain):
 
 def test_the_agent_learns_online_and_saves_checkpoints(tmp_path, domain):
     checkpoint = tmp_path / "online.pt"
-    config_file = write_config(tmp_path, camera={"max_frames": 40},
-                               agent={"policy": "a2c", "learn_online": True, "checkpoint_every": 10,
+    # The shipped policy updates every 20 transitions (its file's settings): checkpoint after 30 outcomes.
+    config_file = write_config(tmp_path, camera={"max_frames": 50},
+                               agent={"policy": "a2c", "learn_online": True, "checkpoint_every": 30,
                                       "checkpoint_file": str(checkpoint)})
     codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node", "agent_node"), 60,
                               stop_when=checkpoint.exists)
     assert checkpoint.exists(), output[-2000:]
-    assert "saved the online policy after 10 outcomes" in output
+    assert "saved the online policy after 30 outcomes" in output
     config = load_config(config_file)
     costs = SplitCosts.from_profile(ModelProfile.load(default_profile_path(config, "alexnet")))
     shipped = A2CPolicy.load(default_policy_path(config, "alexnet"), costs)
