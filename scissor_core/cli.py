@@ -15,12 +15,12 @@ from pathlib import Path
 import yaml
 
 from scissor_core.config import DEFAULT_CONFIG, ConfigError, ScissorConfig, load_config, use_paper_agent
-
-PAPER_HELP = ("train A2C with the paper's learner settings (batch 5 every 5 from a 10,000 replay buffer, no entropy "
-              "bonus or advantage normalisation, the paper's 5-value state, patience 50)")
 from scissor_core.models.registry import DEVICE_ONLY, MODEL_NAMES, VisionModel, load_model
 
 log = logging.getLogger("scissor")
+
+PAPER_HELP = ("train A2C with the paper's learner settings (batch 5 every 5 from a 10,000 replay buffer, no entropy "
+              "bonus or advantage normalisation, the paper's 5-value state, patience 50)")
 
 
 def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
@@ -433,8 +433,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from scissor_core.evaluate import (
-        A2C, ALL_POLICIES, CLAIRVOYANT, breakdown_table, clairvoyant_reference, evaluate, improvements, markdown_table, metrics_rows,
-        oracle_gaps, plot_bars, write_rows,
+        A2C, ALL_POLICIES, CLAIRVOYANT, breakdown_table, clairvoyant_reference, evaluate, improvements,
+        markdown_table, metrics_rows, oracle_gaps, plot_bars, write_rows,
     )
     from scissor_core.metrics import format_table
     from scissor_core.policies.serving import default_policy_path

@@ -81,7 +81,8 @@ class CodecConfig:
         return CodecSpec(self.encoding, self.compression, self.jpeg_quality, self.int8_mode, self.zstd_level)
 
     def frame_spec(self):
-        """The :class:`~scissor_core.codec.CodecSpec` split 0 sends the frame with, if not :meth:`spec`'s (else None)."""
+        """The :class:`~scissor_core.codec.CodecSpec` split 0 sends the frame with, if not :meth:`spec`'s
+        (else None)."""
         from scissor_core.codec import CodecSpec
 
         if self.frame_encoding == "same" or self.encoding == "jpeg":

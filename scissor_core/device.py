@@ -115,7 +115,8 @@ class DeviceRuntime:
             raise ValueError(f"frame codec {frame_codec.label if frame_codec else None!r} differs from the cost "
                              f"table's {costs.frame_codec!r}")
         self.model, self.costs, self.fallback, self.codec = model, costs, fallback, codec
-        self.frame_codec = frame_codec
+        # encoder settings by label: a job's codec (costs.codec_of its split) names the one to encode it with
+        self._specs = {spec.label: spec for spec in (codec, frame_codec) if spec is not None}
         self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
         self.edge_silence_limit, self.edge_retry = edge_silence_limit, edge_retry
         self.clock, self.send, self._emit_outcome = clock, send, emit
@@ -349,8 +350,7 @@ class DeviceRuntime:
                         q.abort_transmit(self.clock(), DropReason.EDGE_LOST)
                     continue
             try:
-                spec = self.frame_codec if self.frame_codec and job.split == EDGE_ONLY else self.codec
-                blob = self.model.encode_split(job.split, frame.tensors, spec)
+                blob = self.model.encode_split(job.split, frame.tensors, self._specs[job.codec])
                 if self.seal is not None:
                     blob = self.seal(job, blob)
             except Exception as exc:  # noqa: BLE001 -- a frame the codec cannot encode is dropped, not fatal

@@ -123,7 +123,8 @@ class Plan:
     def header(self, title: str, models: Sequence[str], overrides: Mapping[str, object] | None = None) -> str:
         """What was run: profiles (with their full local / edge forward times), sizes, training, codec and
         the settings ``overrides`` changes from the base config."""
-        codec = self.setting(models[0], overrides).codec
+        setting = self.setting(models[0], overrides)
+        codec = setting.codec
         lines = [f"# {title}", "",
                  f"Profiles `{self.profiles}`; evaluation {self.frames} frames x {self.eval_seeds} seed(s) per "
                  f"policy (metrics: mean over seeds); A2C trained with {self.train_seeds} seed(s), median run "
@@ -131,7 +132,7 @@ class Plan:
                  f"({self.base.agent.describe()}); codec "
                  f"{codec.spec().label}, split 0 sends the frame {codec.frame_label or 'with the same codec'} "
                  f"(edge-only: raw, edge-only-jpeg: jpeg); trace "
-                 f"{self.setting(models[0], overrides).link.trace}.", ""]
+                 f"{setting.link.trace}.", ""]
         for model in models:
             profile = ModelProfile.load(self.profile_path(model))
             source = profile.settings.get("calibrated_to", {}).get("source", "measured on this machine")
@@ -281,7 +282,7 @@ def table4(plan: Plan) -> tuple[list[Path], str]:
 
 
 def oracle_gap(plan: Plan) -> tuple[list[Path], str]:
-    """Every policy's system cost over the oracle's, per model."""
+    """Every policy's system cost over the best clairvoyant policy's, per model."""
     gaps, rows, reference = {}, [], {}
     for model in tqdm(MODELS, desc="oracle-gap", unit="model", disable=not plan.progress):
         summaries = _summaries(plan.evaluate(plan.setting(model)))
@@ -301,7 +302,7 @@ def oracle_gap(plan: Plan) -> tuple[list[Path], str]:
                   "cheapest single split on each run, in hindsight); a policy that plans ahead can beat both "
                   "(negative gap).")
     return plan.write("oracle-gap", rows, markdown,
-                      lambda p: plot_values(gaps, p, "system cost over the oracle's (%)",
+                      lambda p: plot_values(gaps, p, "system cost over the best clairvoyant policy's (%)",
                                             f"Oracle gap ({plan.profiles} profiles)")), markdown
 
 

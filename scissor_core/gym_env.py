@@ -46,7 +46,8 @@ class ScissorEnv(gym.Env):
     def __init__(self, config: ScissorConfig, profile: ModelProfile, episode_frames: int | None = None,
                  codec: str | None = None, trace: Trace | None = None) -> None:
         super().__init__()
-        self.costs = (SplitCosts.from_profile(profile, codec) if codec else SplitCosts.for_config(profile, config.codec))
+        self.costs = (SplitCosts.from_profile(profile, codec) if codec
+                      else SplitCosts.for_config(profile, config.codec))
         self.sim = Simulator.from_config(config, _ExternalPolicy(self.costs), trace)
         self.episode_frames = episode_frames or config.agent.episode_frames
         self.action_space = gym.spaces.Discrete(len(self.costs.splits))

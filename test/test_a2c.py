@@ -22,7 +22,8 @@ def batch(policy: A2CPolicy, n: int = 5, seed: int = 0):
     width = policy.actor[0].in_features
     rng = np.random.default_rng(seed)
     s = rng.normal(size=(n, width)).astype(np.float32)
-    return s, rng.integers(0, 3, n), rng.normal(size=n).astype(np.float32), rng.normal(size=(n, width)).astype(np.float32)
+    s_next = rng.normal(size=(n, width)).astype(np.float32)
+    return s, rng.integers(0, 3, n), rng.normal(size=n).astype(np.float32), s_next
 
 
 def torch_reference_grads(policy: A2CPolicy, s, a, r, s_next) -> np.ndarray:

@@ -15,15 +15,16 @@ Choices where the paper is silent, written down here:
   outcome may arrive many frames later (a frame in flight), so transitions are
   kept pending by sequence number. The task is treated as continuing: there is
   no terminal state, and pending transitions at an episode's end are discarded.
-- State normalisation: a running mean / standard deviation of the 5-vector
-  ``[l, c, b_hat (MB/s), tau (s), o (MB)]`` updated while training and frozen
-  when evaluating; it is saved in the policy file.
-- The replay buffer keeps the last 10,000 transitions.
-- Options beyond the paper, off by default: an entropy bonus and advantage
-  normalisation (``entropy_coef``, ``normalize_advantage``), and the extended
-  state (``state: extended``: the work in service, which the paper's state omits).
-  ``buffer_size == batch == update_every`` makes the updates on-policy (each
-  batch is the last ``batch`` transitions, as in textbook A2C).
+- State normalisation: a running mean / standard deviation of the state vector
+  (the paper's ``[l, c, b_hat (MB/s), tau (s), o (MB)]``, or extended)
+  updated while training and frozen when evaluating; it is saved in the policy file.
+- With the paper's settings the replay buffer keeps the last 10,000 transitions.
+- Beyond the paper, and on by default (``PAPER_AGENT`` in the config turns them
+  off): an entropy bonus and advantage normalisation (``entropy_coef``,
+  ``normalize_advantage``), the extended state (``state: extended``: the work in
+  service, which the paper's state omits), and ``buffer_size == batch ==
+  update_every``, which makes the updates on-policy (each batch is the last
+  ``batch`` transitions, as in textbook A2C).
 
 The networks are torch modules (their state_dicts are the policy file), but
 decisions and updates run in numpy on views of the torch parameters, with the
@@ -44,7 +45,7 @@ from torch import nn
 
 from scissor_core.config import AgentConfig
 from scissor_core.outcome import FrameOutcome
-from scissor_core.policies.base import Policy, SplitCosts
+from scissor_core.policies.base import Policy, SplitCosts, codec_plan
 from scissor_core.queues import ObservedState
 
 POLICY_FORMAT = 1
@@ -54,8 +55,8 @@ STATE_SIZES = {"paper": 5, "extended": 7}
 
 A2C_FIELDS = ("hidden", "layers", "gamma", "lr", "batch", "update_every", "buffer_size", "entropy_coef",
               "normalize_advantage", "state")
-"""The learner's hyper-parameters: fields of :class:`~scissor_core.config.AgentConfig` (defaults = the
-paper's), the one place they are defined; a policy file records them."""
+"""The learner's hyper-parameters: fields of :class:`~scissor_core.config.AgentConfig` (the paper's values:
+``PAPER_AGENT`` there), the one place they are defined; a policy file records them."""
 
 
 def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
@@ -69,7 +70,8 @@ def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
 
 MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01, 0.01, 0.01])
 """Smallest standard deviation the normaliser uses per state feature, in the state's own units
-(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB): a feature that never varied in training
+(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB): a feature that never varied in
+training
 (a constant-rate link's b_hat) must not be divided by ~0 when it does vary at serving time."""
 STATE_CLIP = 10.0
 """Normalised features are clipped to +-this: inputs far outside the training range stay bounded."""
@@ -341,8 +343,7 @@ class A2CPolicy(Policy):
             raise ValueError(f"{path}: not an a2c policy file of format {POLICY_FORMAT}")
         mine = (costs.model, costs.codec_plan, list(costs.splits))
         frame_codec = data.get("frame_codec") or None  # absent in files written before frame codecs existed
-        theirs = (data["model"], f"{data['codec']}, frame {frame_codec}" if frame_codec else data["codec"],
-                  data["splits"])
+        theirs = (data["model"], codec_plan(data["codec"], frame_codec), data["splits"])
         if mine != theirs:
             raise ValueError(f"{path}: policy is for model {theirs[0]!r}, codec {theirs[1]!r}, splits {theirs[2]}; "
                              f"this run has model {mine[0]!r}, codec {mine[1]!r}, splits {mine[2]} "

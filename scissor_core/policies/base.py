@@ -55,7 +55,7 @@ class SplitCosts:
         def sent(cut) -> int:
             if cut.split == DEVICE_ONLY:
                 return 0
-            return cut.bytes[frame_codec if frame_codec and cut.split == EDGE_ONLY else codec]
+            return cut.bytes[split_codec(cut.split, codec, frame_codec)]
 
         return cls(
             model=profile.model,
@@ -74,12 +74,12 @@ class SplitCosts:
 
     def codec_of(self, split: str) -> str:
         """Label of the codec that ``split`` sends with."""
-        return self.frame_codec if self.frame_codec and split == EDGE_ONLY else self.codec
+        return split_codec(split, self.codec, self.frame_codec)
 
     @property
     def codec_plan(self) -> str:
-        """The codecs of this table in one label for logs and tables: ``raw``, or ``raw, frame jpeg-q90``."""
-        return f"{self.codec}, frame {self.frame_codec}" if self.frame_codec else self.codec
+        """The codecs of this table in one label (:func:`codec_plan`)."""
+        return codec_plan(self.codec, self.frame_codec)
 
     def index(self, split: str) -> int:
         try:
@@ -87,6 +87,17 @@ class SplitCosts:
         except ValueError:
             raise ValueError(f"split {split!r} is not a candidate of {self.model} with codec {self.codec}; "
                              f"candidates: {list(self.splits)}") from None
+
+
+def split_codec(split: str, codec: str, frame_codec: str | None) -> str:
+    """The codec ``split`` sends with: ``frame_codec`` for split ``0`` when there is one, else ``codec``."""
+    return frame_codec if frame_codec and split == EDGE_ONLY else codec
+
+
+def codec_plan(codec: str, frame_codec: str | None) -> str:
+    """A tensor codec and an optional frame codec in one label for logs and tables: ``raw``, or
+    ``raw, frame jpeg-q90``."""
+    return f"{codec}, frame {frame_codec}" if frame_codec else codec
 
 
 def needs_local(split: str) -> bool:
