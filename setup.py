@@ -15,7 +15,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(
-        include=["scissor_core*", "scissor_device*", "scissor_edge*", "scissor_agent*", "scissor_bringup*"]
+        include=["scissor_core*", "scissor_ros*", "scissor_device*", "scissor_edge*", "scissor_agent*", "scissor_bringup*", "scissor_cli*"]
     ),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -33,7 +33,7 @@ setup(
     python_requires=">=3.10",
     entry_points={
         "console_scripts": [
-            "scissor = scissor_core.cli:main",
+            "scissor = scissor_cli.main:main",
             "camera_node = scissor_device.camera_node:main",
             "device_node = scissor_device.device_node:main",
             "edge_node = scissor_edge.edge_node:main",

@@ -4,11 +4,11 @@ For users with a ROS 2 distro (launch_ros installed). Starts exactly the nodes o
 ``scissor_bringup.testbed.describe_testbed`` — the same description that
 ``scissor testbed`` starts without launch_ros — so the two cannot drift apart.
 """
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from launch import LaunchDescription
 from scissor_bringup.testbed import describe_testbed
 from scissor_core.config import DEFAULT_CONFIG
 

@@ -6,7 +6,7 @@ device uses. With ``agent.learn_online`` the A2C policy keeps learning from
 ``scissor/frame_outcome`` while it serves, and saves checkpoints to
 ``agent.checkpoint_file`` (every ``agent.checkpoint_every`` outcomes, and at
 shutdown); each outcome's reward and each checkpoint also go to
-``<checkpoint stem>-rewards.csv`` next to it (:class:`~scissor_core.online.OnlineRewardLog`).
+``<checkpoint stem>-rewards.csv`` next to it (:class:`~scissor_core.simulation.online.OnlineRewardLog`).
 A QueueState whose candidates differ from the policy's is answered with the
 device's own fallback: the agent stays silent and logs why.
 """
@@ -17,30 +17,18 @@ from collections.abc import Sequence
 
 from rclpy.node import Node
 
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit, subscription
-from scissor_core.online import OnlineRewardLog, reward_log_path
-from scissor_core.outcome import FrameOutcome
 from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.policies.serving import A2C, default_profile_path, serve_policy
-from scissor_core.profile import ModelProfile
-from scissor_core.queues import ObservedState
+from scissor_core.runtime.costs import ModelProfile
+from scissor_core.runtime.records import Decision
+from scissor_core.simulation.online import OnlineRewardLog, reward_log_path
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 from scissor_msgs.msg import QueueState, SplitDecision
-
-
-def observed_state(msg: QueueState, now: float) -> ObservedState:
-    """The core state a policy decides on, from the device's QueueState."""
-    return ObservedState(msg.seq, now, msg.local_queue, msg.offload_queue, msg.bandwidth_estimate,
-                         msg.pending_work, msg.pending_bytes, msg.device_backlog, msg.inflight_bytes,
-                         msg.offload_bytes)
-
-
-def outcome_from_message(msg: FrameOutcomeMsg) -> FrameOutcome:
-    capture = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-    return FrameOutcome(msg.seq, capture, msg.model, msg.split, msg.codec, msg.policy, msg.completed,
-                        msg.drop_reason, msg.drop_place, msg.fallback_decision, msg.bytes_sent, msg.local_wait,
-                        msg.local_compute, msg.offload_wait, msg.transmit, msg.edge_compute, msg.total_delay,
-                        msg.reward)
+from scissor_ros.diagnostics import Diagnostics
+from scissor_ros.messages import DECISION, OUTCOME, QUEUE_STATE, from_message, to_message
+from scissor_ros.parameters import declare_config
+from scissor_ros.process import run_and_exit
+from scissor_ros.topics import publisher, subscription
 
 
 class AgentNode(Node):
@@ -78,19 +66,18 @@ class AgentNode(Node):
             self.diagnostics.count("refused")
             return
         start = time.perf_counter()
-        split = self.policy.decide(observed_state(msg, time.monotonic()))
+        split = self.policy.decide(from_message(QUEUE_STATE, msg, now=time.monotonic()))
         decide_s = time.perf_counter() - start
-        decision = SplitDecision(seq=msg.seq, split=split, policy=self.policy.name, candidates=self.candidates,
-                                 probabilities=list(self.policy.last_probabilities or ()), fallback=False)
-        decision.header.stamp = self.get_clock().now().to_msg()
-        decision.header.frame_id = msg.header.frame_id
-        self.decision_publisher.publish(decision)
+        decision = Decision(msg.seq, split, self.policy.name, tuple(self.candidates),
+                            tuple(self.policy.last_probabilities or ()))
+        self.decision_publisher.publish(to_message(DECISION, decision, stamp_ns=self.get_clock().now().nanoseconds,
+                                                   frame_id=msg.header.frame_id))
         self.diagnostics.count("decisions")
         self.diagnostics.set(last_split=split, decide_us=f"{decide_s * 1e6:.1f}")
 
     def on_outcome(self, msg: FrameOutcomeMsg) -> None:
         """Online learning: the outcome's reward completes a transition of the A2C policy."""
-        outcome = outcome_from_message(msg)
+        outcome = from_message(OUTCOME, msg)
         self.policy.observe(outcome)
         self.outcomes_seen += 1
         self.reward_log.record(outcome)

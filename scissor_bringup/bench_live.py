@@ -23,8 +23,8 @@ from scissor_bringup.launcher import Launcher
 from scissor_bringup.testbed import describe_testbed
 from scissor_bringup.testbed_run import run_testbed
 from scissor_core.config import load_config
-from scissor_core.outcome import FrameOutcome
-from scissor_core.traces import parse_trace
+from scissor_core.runtime.outcome import FrameOutcome
+from scissor_core.runtime.traces import parse_trace
 
 
 def ideal_delay(o: FrameOutcome, link_rate: float) -> float:
@@ -61,8 +61,8 @@ def bench_agent(config_file: str, messages: int, rate: float) -> str:
     import rclpy
 
     from scissor_core.policies.serving import default_profile_path, serve_policy
-    from scissor_core.profile import ModelProfile
-    from scissor_core.queues import ObservedState
+    from scissor_core.runtime.costs import ModelProfile
+    from scissor_core.runtime.queues import ObservedState
     from scissor_msgs.msg import QueueState, SplitDecision
 
     config = load_config(config_file)
@@ -143,7 +143,7 @@ def bench_link(config_file: str, frames: int, output: Path) -> tuple[str, dict[s
     """The same frames, policy and trace twice: through the device's application-level shaper (every node
     on loopback), then through a veth link between two network namespaces shaped by tc (the device's
     shaper off). Prints delay figures of both and their relative difference."""
-    from scissor_core.metrics import RunMetrics
+    from scissor_core.analysis.metrics import RunMetrics
 
     config = load_config(config_file)
     runs = {}

@@ -21,7 +21,7 @@ as the nodes (``ros.malloc_reuse_bytes``). Configurations:
   edge_node does; ``serialized``, as ``raw-sub`` with the device serializing with
   rosbags and publishing the bytes.
 
-Payload sealing (``link.key_file``, :mod:`scissor_core.sealing`) is measured on its own
+Payload sealing (``link.key_file``, :mod:`scissor_core.wire.sealing`) is measured on its own
 in this process (:func:`measure_sealing`: seal on the device + open on the edge, median
 of several runs per size) and set against the transfer times of the same sizes.
 """
@@ -104,9 +104,9 @@ def _dds_edge(topic: str, mode: str, timeout: float) -> int:
     """Receive FeatureMaps, view the payload as numpy, answer each with its seq."""
     import rclpy
 
-    from scissor_bringup import cdr
-    from scissor_bringup.ros_helpers import qos
     from scissor_msgs.msg import FeatureMap
+    from scissor_ros import cdr
+    from scissor_ros.topics import qos
 
     rclpy.init()
     node = rclpy.create_node("bench_transport_edge")
@@ -145,9 +145,10 @@ def _dds_device(topic: str, mode: str, plan: Plan) -> int:
     """Send FeatureMaps ping-pong style; print the times per size as one JSON line."""
     import rclpy
 
-    from scissor_bringup import cdr
-    from scissor_bringup.ros_helpers import qos, uint8_array
     from scissor_msgs.msg import FeatureMap
+    from scissor_ros import cdr
+    from scissor_ros.messages import uint8_array
+    from scissor_ros.topics import qos
 
     rclpy.init()
     node = rclpy.create_node("bench_transport_device")
@@ -308,7 +309,7 @@ def measure_tcp(plan: Plan) -> list[Measurement]:
 def run(plan: Plan, transports: Sequence[str] = DEFAULT_TRANSPORTS, modes: Sequence[str] = MODES,
         profile: str | None = None, progress: bool = True) -> list[Measurement]:
     """TCP first, then every transport x mode; ``profile`` is the XML file of transport ``profile``."""
-    from scissor_bringup.ros_helpers import reuse_freed_memory
+    from scissor_ros.process import reuse_freed_memory
 
     reuse_freed_memory(plan.malloc_reuse_bytes)  # the TCP sender runs in this process
     domain_id = 1 + os.getpid() % 100
@@ -340,7 +341,7 @@ class SealCost:
 
 def measure_sealing(sizes: Sequence[int], repeats: int = 7, warmup: int = 1) -> list[SealCost]:
     """AES-256-GCM seal + open of each payload size in this process (median of ``repeats``)."""
-    from scissor_core.sealing import KEY_BYTES, Opener, Sealer
+    from scissor_core.wire.sealing import KEY_BYTES, Opener, Sealer
 
     key = os.urandom(KEY_BYTES)
     sealer, opener = Sealer(key), Opener(key)
@@ -410,7 +411,7 @@ def format_table(results: Sequence[Measurement]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the helper processes (``--role``)."""
-    from scissor_bringup.ros_helpers import reuse_freed_memory
+    from scissor_ros.process import reuse_freed_memory
 
     p = argparse.ArgumentParser(description="helper process of `scissor bench transport`")
     p.add_argument("--role", required=True, choices=("dds-edge", "dds-device", "tcp-edge"))

@@ -29,13 +29,20 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from scissor_core.config import ConfigError, ScissorConfig, load_config
-from scissor_core.evaluate import (
-    A2C, BASELINES, ORACLE, STAGES, Evaluation, evaluate, latency_breakdown, markdown_table,
+from scissor_core.analysis.evaluate import (
+    A2C,
+    BASELINES,
+    ORACLE,
+    STAGES,
+    Evaluation,
+    evaluate,
+    latency_breakdown,
+    markdown_table,
 )
-from scissor_core.metrics import RunMetrics
-from scissor_core.outcome import FrameOutcome
+from scissor_core.analysis.metrics import RunMetrics
+from scissor_core.config import ConfigError, ScissorConfig, load_config
 from scissor_core.policies.serving import default_policy_path, default_profile_path
+from scissor_core.runtime.outcome import FrameOutcome
 
 LIVE_POLICIES: tuple[str, ...] = (A2C, *BASELINES)
 """What ``--policy all`` runs live: a2c and every causal baseline (not the oracle)."""
@@ -102,7 +109,7 @@ def scenario_config(base: Path, overrides: Mapping[str, object], output: Path, *
 
     ``interval`` None = the camera's interval for the model (``camera.interval`` or the paper's); ``frames``
     None = every frame of the bag, or 60 scene frames; with a bag, at most ``frames`` of its frames. A bag
-    that cannot be replayed raises :class:`scissor_core.bags.BagError` before anything runs."""
+    that cannot be replayed raises :class:`scissor_core.sources.bags.BagError` before anything runs."""
     data = yaml.safe_load(Path(base).read_text()) or {}
     for dotted, value in {**overrides, "model.name": model}.items():
         section = data
@@ -115,7 +122,7 @@ def scenario_config(base: Path, overrides: Mapping[str, object], output: Path, *
     if interval <= 0 or (frames is not None and frames <= 0):
         raise ConfigError("--interval and --frames must be positive")
     if bag is not None:
-        from scissor_core.bags import BagSource
+        from scissor_core.sources.bags import BagSource
 
         bag = bag.resolve()
         src = BagSource(bag, topic)
@@ -214,7 +221,7 @@ def run_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress
 def simulate(scenario: Scenario, names: Sequence[str]) -> dict[str, Evaluation]:
     """The simulator on the scenario: the device's profile, the same interval, frames, trace and policies
     (one run: periodic arrivals without jitter are the same for every seed)."""
-    from scissor_core.profile import ModelProfile
+    from scissor_core.runtime.costs import ModelProfile
 
     config = scenario.config
     profile = ModelProfile.load(default_profile_path(config, scenario.model))
@@ -291,7 +298,7 @@ def structural_notes(sim: Mapping[str, Evaluation], live: Mapping[str, Evaluatio
 def plot_calibration(sim: Mapping[str, RunMetrics], live: Mapping[str, RunMetrics], path: Path,
                      title: str = "") -> Path:
     """Bars side by side per policy: simulated and live mean delay, drop rate and system cost."""
-    from scissor_core.evaluate import BAR_METRICS, plot_bars
+    from scissor_core.analysis.evaluate import BAR_METRICS, plot_bars
 
     groups = {name: {"simulator": sim[name], "testbed": m} for name, m in live.items() if name in sim}
     return plot_bars(groups, path, title, BAR_METRICS)
@@ -315,8 +322,13 @@ def evaluate_live(scenario: Scenario, names: Sequence[str], output: Path, *, pro
     ``.md``, ``.png`` (the testbed's metrics, as ``scissor evaluate`` writes the simulator's),
     ``MODEL-sim.csv``, ``MODEL-calibration.csv`` and ``.png`` (simulator against testbed), and each run's
     ``runs/POLICY/outcomes.csv``, ``summary.md``, ``delay.png``."""
-    from scissor_core.evaluate import breakdown_table, metrics_rows, plot_bars, write_rows
-    from scissor_core.metrics import format_table
+    from scissor_core.analysis.evaluate import (
+        breakdown_table,
+        metrics_rows,
+        plot_bars,
+        write_rows,
+    )
+    from scissor_core.analysis.metrics import format_table
 
     names = check_policies(names)
     output = output.resolve()
@@ -345,8 +357,8 @@ def evaluate_live(scenario: Scenario, names: Sequence[str], output: Path, *, pro
              "## calibration: simulator against testbed", "", calibration_table(rows), "",
              "latency stages, simulated and live:", "", stage_table(sim, live)]
     if notes:
-        text += ["", f"stages where testbed and simulator differ by more than 1.5x (the simulator takes them from "
-                     f"the profile and the trace):", "", *(f"- {n}" for n in notes)]
+        text += ["", "stages where testbed and simulator differ by more than 1.5x (the simulator takes them from "
+                     "the profile and the trace):", "", *(f"- {n}" for n in notes)]
     labels = {"model": model, "mode": "live", "frames_in": scenario.frames, "interval": scenario.interval,
               "trace": scenario.trace, "source": scenario.source}
     stem = output / model

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from scissor_core.traces import Trace
+from scissor_core.runtime.traces import Trace
 
 SUBNET_PREFIX = "10.213.0"
 UNSHAPED = "const:100GB"

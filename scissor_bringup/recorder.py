@@ -10,9 +10,9 @@ testbed's topics of :data:`RECORDED` and writes every message with its receive t
   tensor's ``data`` emptied, ``payload_bytes`` and all timings kept. Another topic name, so that
   ``ros2 bag play`` of a recording into a live testbed never hands an edge a FeatureMap without its payload.
 - **Types**: the bag holds the full message definitions (MCAP schemas, sqlite3 ``message_definitions``)
-  made from the typestore of :mod:`scissor_bringup.cdr` (ROS 2 Kilted plus scissor_msgs, registered from its
+  made from the typestore of :mod:`scissor_ros.cdr` (ROS 2 Kilted plus scissor_msgs, registered from its
   .msg files), and each topic's offered QoS (the publishers' profile of
-  :data:`~scissor_bringup.ros_helpers.TOPIC_QOS`), so ``ros2 bag info/play`` of a ROS 2 install and
+  :data:`~scissor_ros.topics.TOPIC_QOS`), so ``ros2 bag info/play`` of a ROS 2 install and
   ``rosbags`` read it. The subscriptions use the same profiles, with a deeper history (a burst
   must not overflow the recorder while it writes).
 
@@ -58,14 +58,30 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    Connection,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from sensor_msgs.msg import Image
 
-from scissor_bringup import cdr
-from scissor_bringup.ros_helpers import TOPIC_QOS, prepare_process, qos
 from scissor_core.config import load_config
-from scissor_msgs.msg import FeatureMap, FrameOutcome, InferenceResult, LinkState, QueueState, SplitDecision
+from scissor_msgs.msg import (
+    FeatureMap,
+    FrameOutcome,
+    InferenceResult,
+    LinkState,
+    QueueState,
+    SplitDecision,
+)
+from scissor_ros import cdr
+from scissor_ros.process import prepare_process
+from scissor_ros.topics import TOPIC_QOS, qos
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 """``--storage`` names -> rosbags storage plugins (MCAP is ``ros2 bag record``'s default since Iron)."""

@@ -41,12 +41,13 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from scissor_bringup.bench_live import bench_config
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.ros_helpers import publisher, subscription, use_fastdds_profile
 from scissor_bringup.testbed import describe_testbed
+from scissor_core.analysis.metrics import RunMetrics, format_table, plot_run
 from scissor_core.config import load_config
-from scissor_core.metrics import RunMetrics, format_table, plot_run
-from scissor_core.outcome import OutcomeTail
+from scissor_core.runtime.outcome import OutcomeTail
 from scissor_msgs.msg import InferenceResult
+from scissor_ros.process import use_fastdds_profile
+from scissor_ros.topics import publisher, subscription
 
 FAULTS = ("edge", "agent", "link", "burst", "duplicates")
 KILLED_NODES = ("edge", "agent")

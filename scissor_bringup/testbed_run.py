@@ -22,11 +22,11 @@ from pathlib import Path
 
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.testbed import describe_testbed
+from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.config import load_config
-from scissor_core.metrics import RunMetrics, format_table, per_split, plot_run
-from scissor_core.online import OnlineCurve, reward_log_path
-from scissor_core.outcome import FrameOutcome, read_csv
-from scissor_core.traces import parse_trace
+from scissor_core.runtime.outcome import FrameOutcome, read_csv
+from scissor_core.runtime.traces import parse_trace
+from scissor_core.simulation.online import OnlineCurve, reward_log_path
 
 
 @dataclass
@@ -88,7 +88,11 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     if netns and record is not None:
         raise ValueError("--record and --netns cannot be combined: the recorder cannot reach the namespaces")
     if record is not None:
-        from scissor_bringup.recorder import Recorder, bag_counts, check_new_bag  # rclpy: only when recording
+        from scissor_bringup.recorder import (  # rclpy: only when recording
+            Recorder,
+            bag_counts,
+            check_new_bag,
+        )
 
         record = record.resolve()
         check_new_bag(record, storage)
@@ -113,7 +117,12 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     link = follower = None
     prefixes: dict[str, list[str]] = {}
     if netns:
-        from scissor_bringup.netns import UNSHAPED, NetnsLink, TraceFollower, check_available
+        from scissor_bringup.netns import (
+            UNSHAPED,
+            NetnsLink,
+            TraceFollower,
+            check_available,
+        )
 
         check_available()
         config = load_config(config_file)

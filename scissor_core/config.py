@@ -74,27 +74,6 @@ class CodecConfig:
     """How split 0 sends the camera frame: same = like every split (the encoding above), jpeg = JPEG at
     jpeg_quality, so that every policy chooses between a JPEG frame and the other splits' feature maps."""
 
-    def spec(self):
-        """The wire codec's :class:`~scissor_core.codec.CodecSpec` for this section."""
-        from scissor_core.codec import CodecSpec
-
-        return CodecSpec(self.encoding, self.compression, self.jpeg_quality, self.int8_mode, self.zstd_level)
-
-    def frame_spec(self):
-        """The :class:`~scissor_core.codec.CodecSpec` split 0 sends the frame with, if not :meth:`spec`'s
-        (else None)."""
-        from scissor_core.codec import CodecSpec
-
-        if self.frame_encoding == "same" or self.encoding == "jpeg":
-            return None
-        return CodecSpec("jpeg", jpeg_quality=self.jpeg_quality)
-
-    @property
-    def frame_label(self) -> str | None:
-        """Label of :meth:`frame_spec` (None: split 0 uses the tensor codec)."""
-        spec = self.frame_spec()
-        return None if spec is None else spec.label
-
 
 @dataclass
 class ProfileConfig:
@@ -232,6 +211,9 @@ class EdgeConfig:
     """torch device of the tail: auto = cuda when available, else cpu."""
     annotate: bool = True
     """Publish scissor/annotated: the frame with boxes or top-k drawn (needs the frame: split 0, or none)."""
+    capacity: int = 1
+    """Frames the edge serves at once; more wait in its FIFO queue. 1 = one at a time (a CPU, or a GPU
+    running one stream); a GPU edge that serves several frames in parallel is a larger capacity."""
 
 
 @dataclass
@@ -516,6 +498,7 @@ def validate(config: ScissorConfig, source: str) -> None:
         (dev.edge_timeout > 0, "device.edge_timeout", "must be positive"),
         (dev.edge_silence_limit >= 1, "device.edge_silence_limit", "must be at least 1"),
         (dev.edge_retry > 0, "device.edge_retry", "must be positive"),
+        (config.edge.capacity >= 1, "edge.capacity", "must be at least 1"),
     ]
     for ok, key, message in checks:
         if not ok:

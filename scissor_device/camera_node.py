@@ -21,12 +21,14 @@ from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 
-from scissor_bringup.ros_helpers import Diagnostics, declare_config, publisher, run_and_exit
-from scissor_bringup.ros_image import bgr_to_image
-from scissor_core.bags import BagError, BagSource
-from scissor_core.camera import open_source
-from scissor_core.imaging import frame_id_with_seq
-
+from scissor_core.sources.bags import BagError, BagSource
+from scissor_core.sources.camera import open_source
+from scissor_core.sources.imaging import frame_id_with_seq
+from scissor_ros.diagnostics import Diagnostics
+from scissor_ros.images import bgr_to_image
+from scissor_ros.parameters import declare_config
+from scissor_ros.process import run_and_exit
+from scissor_ros.topics import publisher
 
 RECORDED_POLL = 0.005
 """Seconds between two checks of the clock when replaying a bag at its recorded timing."""

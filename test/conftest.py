@@ -1,11 +1,22 @@
-"""Shared fixtures: small, seeded models and frames so the unit tests stay fast."""
+"""Shared fixtures and helpers: small seeded models and frames, an injected clock, an in-process edge."""
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
 
 import pytest
 import torch
 
 from scissor_core.config import ScissorConfig
-from scissor_core.scene import TrafficScene
+from scissor_core.runtime.clock import Clock
+from scissor_core.runtime.edge import EdgeRuntime, Served
+from scissor_core.runtime.records import FeaturePayload
+from scissor_core.sources.scene import TrafficScene
+
+PATIENCE = 120.0
+"""Seconds a test waits for work running in threads or processes: a bound that only a hung test reaches,
+however loaded the machine (every timing a test asserts runs on an injected clock instead)."""
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +39,65 @@ def small_config(name: str, input_size: int | None = None) -> ScissorConfig:
     config.model.name = name
     config.model.input_size = input_size or (128 if name == "yolov3" else None)
     return config
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = PATIENCE) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` real seconds pass; its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not predicate():
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+class ManualClock(Clock):
+    """Time that stands still until the test advances it; a runtime's own waits (link pacing, the device
+    slowdown) advance it by exactly their length at once. Timing logic tested on it does not depend on
+    how fast the machine is."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        super().__init__()
+        self._t = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._t
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._t += seconds
+
+    def sleep(self, seconds: float, interrupt: threading.Event) -> bool:
+        if interrupt.is_set():
+            return True
+        self.advance(seconds)
+        return False
+
+    def wall_ns(self, t: float) -> int:
+        return round(t * 1e9)
+
+
+class InProcessEdge:
+    """A real :class:`EdgeRuntime` wired to a device runtime in this process: the device's ``send`` submits
+    to it and its results go to the device's ``on_result``; ``lose(seq)`` drops a payload on the way."""
+
+    def __init__(self, model, lose: Callable[[int], bool] = lambda seq: False, **runtime_options) -> None:
+        self.lose = lose
+        self.received: list[FeaturePayload] = []
+        self.served: dict[int, Served] = {}
+        self.device = None
+        """The device runtime results go to (set by whoever builds it)."""
+        self.runtime = EdgeRuntime(model, emit=self._emit, **runtime_options)
+        self.runtime.start()
+
+    def send(self, payload: FeaturePayload) -> None:
+        self.received.append(payload)
+        if not self.lose(payload.seq):
+            self.runtime.submit(payload)
+
+    def _emit(self, served: Served) -> None:
+        self.served[served.result.seq] = served
+        self.device.on_result(served.result)
+
+    def stop(self) -> None:
+        self.runtime.stop()

@@ -9,9 +9,9 @@ import torch
 
 from scissor_core.config import AgentConfig, ScissorConfig, use_paper_agent
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.policies.base import SplitCosts
-from scissor_core.queues import ObservedState
-from scissor_core.simulator import Simulator
+from scissor_core.runtime.costs import SplitCosts
+from scissor_core.runtime.queues import ObservedState
+from scissor_core.simulation.simulator import Simulator
 
 COSTS = SplitCosts(model="alexnet", codec="raw", splits=("0", "conv5", "last"),
                    local=(0.0, 0.02, 0.4), edge=(0.03, 0.01, 0.0), nbytes=(600_000, 37_000, 0))
@@ -114,7 +114,7 @@ def test_crafted_pickle_is_refused_and_does_not_run(tmp_path):
 
 
 def _constant_link():
-    from scissor_core.traces import parse_trace
+    from scissor_core.runtime.traces import parse_trace
 
     return parse_trace("const:5MB")
 

@@ -1,4 +1,4 @@
-"""scissor_core.bags: camera frames from rosbag2 folders (written here with rosbags in both storage formats,
+"""scissor_core.sources.bags: camera frames from rosbag2 folders (written here with rosbags in both storage formats,
 plus the real talker bags of ros2/rosbag2), the bag camera source, and `scissor replay` on the live testbed."""
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from scissor_core.bags import COMPRESSED, IMAGE, BagError, BagSource
-from scissor_core.camera import open_source
+from scissor_core.sources.bags import COMPRESSED, IMAGE, BagError, BagSource
+from scissor_core.sources.camera import open_source
 from scissor_core.config import CameraConfig
-from scissor_core.imaging import ENCODINGS, from_bgr, to_bgr
-from scissor_core.scene import TrafficScene
+from scissor_core.sources.imaging import ENCODINGS, from_bgr, to_bgr
+from scissor_core.sources.scene import TrafficScene
 
 TALKER_BAGS = sorted((Path(__file__).parent / "data" / "bags").glob("rosbag2_talker_*"))
 STORAGES = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
@@ -168,7 +168,7 @@ def test_a_topic_without_messages_is_refused(tmp_path):
 
 
 def test_replay_refuses_a_talker_bag_before_starting_nodes(capsys):
-    from scissor_core.cli import main
+    from scissor_cli.main import main
 
     assert main(["replay", str(TALKER_BAGS[0])]) == 2
     assert "no image topic" in capsys.readouterr().err
@@ -177,8 +177,8 @@ def test_replay_refuses_a_talker_bag_before_starting_nodes(capsys):
 @pytest.mark.timeout(150)
 def test_replay_runs_the_testbed_with_one_outcome_per_frame(tmp_path, monkeypatch):
     from ros_graph import ros_env, unique_domain_id
-    from scissor_core.cli import main
-    from scissor_core.outcome import read_csv
+    from scissor_cli.main import main
+    from scissor_core.runtime.outcome import read_csv
 
     for key, value in ros_env(unique_domain_id()).items():
         monkeypatch.setenv(key, value)
@@ -210,8 +210,8 @@ def test_camera_node_replays_at_the_recorded_timing_and_stops_at_a_bad_message(t
     from sensor_msgs.msg import Image as RosImage
 
     from ros_graph import graph_node, node_process, unique_domain_id
-    from scissor_bringup.ros_image import image_to_bgr
-    from scissor_core.imaging import parse_frame_id
+    from scissor_ros.images import image_to_bgr
+    from scissor_core.sources.imaging import parse_frame_id
 
     written = frames(count=3, width=64, height=48)
     gaps_ns = [0, 100_000_000, 500_000_000]  # uneven: 0.1 s, then 0.4 s

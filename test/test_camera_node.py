@@ -8,9 +8,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from ros_graph import node_process, graph_node, unique_domain_id
-from scissor_bringup.ros_image import image_to_bgr
-from scissor_core.imaging import parse_frame_id
-from scissor_core.scene import TrafficScene
+from scissor_ros.images import image_to_bgr
+from scissor_core.sources.imaging import parse_frame_id
+from scissor_core.sources.scene import TrafficScene
 
 
 @pytest.mark.timeout(90)

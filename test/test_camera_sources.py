@@ -1,13 +1,13 @@
-"""scissor_core.camera: the frame sources behind camera_node, without ROS."""
+"""scissor_core.sources.camera: the frame sources behind camera_node, without ROS."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from scissor_core.camera import CaptureSource, FolderSource, SceneSource, open_source
+from scissor_core.sources.camera import CaptureSource, FolderSource, SceneSource, open_source
 from scissor_core.config import CameraConfig, ConfigError
-from scissor_core.scene import TrafficScene
+from scissor_core.sources.scene import TrafficScene
 
 
 def test_scene_source_is_the_seeded_scene():

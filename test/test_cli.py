@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from scissor_core.cli import main
-from scissor_core.graph import Splitter
-from scissor_core.profile import ModelProfile
+from scissor_cli.main import main
+from scissor_core.models.graph import Splitter
+from scissor_core.runtime.costs import ModelProfile
 
 
 def test_splits_lists_candidates_and_counts_cuts(capsys):

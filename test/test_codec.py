@@ -1,4 +1,4 @@
-"""Tests for scissor_core.codec: round trips, error bounds, wire-format validation and fuzzing."""
+"""Tests for scissor_core.wire.codec: round trips, error bounds, wire-format validation and fuzzing."""
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from scissor_core.codec import CodecError, CodecSpec, decode, describe, encode, encoded_size
+from scissor_core.wire.codec import CodecError, CodecSpec, decode, describe, encode, encoded_size
 
 COMPRESSIONS = ("none", "zstd", "lz4")
 TENSOR_SPECS = [

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from scissor_core.graph import ScissorTracer
+from scissor_core.models.graph import ScissorTracer
 from scissor_core.models.darknet import (
     FX_LEAF_MODULES,
     Darknet,

@@ -1,55 +1,127 @@
-"""EdgeNode.infer in-process (no DDS traffic): YOLOv3 detections through the edge equal the local ones."""
+"""EdgeRuntime without ROS: YOLOv3 detections through the edge equal the local ones; bad payloads name their
+field; the serving queue serves one frame at a time by default and its length is observable."""
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.context import Context
-from rclpy.parameter import Parameter
 
-from conftest import small_config
-from scissor_bringup import cdr
-from scissor_core.codec import CodecSpec
+from conftest import ManualClock, small_config, wait_for
 from scissor_core.models.registry import load_model
-from scissor_edge.edge_node import EdgeNode, InputError, fill_result
-from scissor_msgs.msg import InferenceResult
+from scissor_core.runtime.edge import EdgeError, EdgeQueue, EdgeRuntime
+from scissor_core.runtime.records import FeaturePayload
+from scissor_core.wire.codec import CodecSpec
 
 
 @pytest.fixture(scope="module")
-def yolo_edge():
-    context = Context()
-    rclpy.init(context=context)
-    overrides = [Parameter("model.name", value="yolov3"), Parameter("model.input_size", value=128),
-                 Parameter("model.candidates", value=["0", "4", "8", "last"]), Parameter("model.conf_threshold", value=0.0),
-                 Parameter("edge.annotate", value=False)]
-    node = EdgeNode(context=context, parameter_overrides=overrides)
-    yield node
-    node.destroy_node()
-    rclpy.shutdown(context=context)
-
-
-def test_yolov3_detections_through_the_edge_equal_local(yolo_edge, traffic_frame):
+def yolo():
     config = small_config("yolov3", 128)
     config.model.candidates, config.model.conf_threshold = ["0", "4", "8", "last"], 0.0
-    model = load_model(config)
-    x, meta = model.preprocess(traffic_frame)
-    reference = model.postprocess(model.splitter.run_full(x), meta).detections
+    return load_model(config)
+
+
+def payload_of(model, split, blob, seq=0, **fields):
+    return FeaturePayload(seq, 0, "camera", model.name, split, "raw", blob, len(blob), **fields)
+
+
+def test_yolov3_detections_through_the_edge_equal_local(yolo, traffic_frame):
+    edge = EdgeRuntime(yolo, emit=lambda served: None)
+    x, meta = yolo.preprocess(traffic_frame)
+    reference = yolo.postprocess(yolo.splitter.run_full(x), meta).detections
     assert reference, "the random-init model should still produce boxes at threshold 0"
-    for split in model.candidates:
-        blob = model.encode_split(split, model.splitter.run_device(x, split), CodecSpec())
-        msg = cdr.message(cdr.FEATURE_MAP, model="yolov3", split=split, payload=np.frombuffer(blob, np.uint8),
-                          payload_bytes=len(blob))
-        prediction, decode_time, compute_time = yolo_edge.infer(msg, traffic_frame)
-        assert prediction.detections == reference, split
-        assert decode_time > 0 and compute_time >= 0
-    result = InferenceResult()
-    fill_result(result, prediction, model.class_names)
-    assert [d.class_name for d in result.detections] == [model.class_names[d.class_id] for d in reference]
-    assert result.detections[0].x2 == pytest.approx(reference[0].box[2])
+    for split in yolo.candidates:
+        blob = yolo.encode_split(split, yolo.splitter.run_device(x, split), CodecSpec())
+        served = edge.process(payload_of(yolo, split, blob), frame=traffic_frame)
+        assert not served.result.error and served.prediction.detections == reference, split
+        assert served.result.decode_time > 0 and served.result.edge_compute >= 0
+    detections = served.result.detections
+    assert [d.class_name for d in detections] == [yolo.class_names[d.class_id] for d in reference]
+    assert detections[0].x2 == pytest.approx(reference[0].box[2])
 
 
-def test_edge_infer_names_the_field(yolo_edge):
-    msg = cdr.message(cdr.FEATURE_MAP, model="yolov3", split="4", payload=np.zeros(3, np.uint8), payload_bytes=3)
-    with pytest.raises(InputError, match="^payload: ") as info:
-        yolo_edge.infer(msg, None)
-    assert info.value.field == "payload"
+def test_boxes_use_the_configured_frame_size_without_the_frame(yolo, traffic_frame):
+    height, width = traffic_frame.shape[:2]
+    edge = EdgeRuntime(yolo, emit=lambda served: None, frame_size=(width, height))
+    x, _ = yolo.preprocess(traffic_frame)
+    blob = yolo.encode_split("4", yolo.splitter.run_device(x, "4"), CodecSpec())
+    with_frame = edge.process(payload_of(yolo, "4", blob), frame=traffic_frame)
+    without = edge.process(payload_of(yolo, "4", blob))
+    assert without.result.detections == with_frame.result.detections
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"model": "alexnet"}, "model"), ({"payload_bytes": 4}, "payload_bytes"), ({"split": "nope"}, "split"),
+    ({"payload": b"\x00\x01\x02"}, "payload")])
+def test_a_bad_payload_gets_one_error_result_naming_the_field(yolo, traffic_frame, change, field):
+    x, _ = yolo.preprocess(traffic_frame)
+    blob = yolo.encode_split("4", yolo.splitter.run_device(x, "4"), CodecSpec())
+    payload = payload_of(yolo, "4", blob)
+    for key, value in change.items():
+        setattr(payload, key, value)
+    if "payload" in change:
+        payload.payload_bytes = len(change["payload"])
+    edge = EdgeRuntime(yolo, emit=lambda served: None)
+    with pytest.raises(EdgeError) as info:
+        edge.infer(payload)
+    assert info.value.field == field and str(info.value).startswith(f"{field}: ")
+    served = edge.process(payload)
+    assert served.result.error.startswith(f"{field}: ") and served.prediction is None
+
+
+def test_nan_in_a_tensor_is_refused(yolo, traffic_frame):
+    x, _ = yolo.preprocess(traffic_frame)
+    tensors = yolo.splitter.run_device(x, "4")
+    name = next(iter(tensors))
+    tensors[name] = tensors[name].clone()
+    tensors[name][0, 0, 0, 0] = float("nan")
+    blob = yolo.encode_split("4", tensors, CodecSpec())
+    served = EdgeRuntime(yolo, emit=lambda s: None).process(payload_of(yolo, "4", blob))
+    assert served.result.error == f"payload: tensor {name!r} contains NaN or Inf"
+
+
+def test_the_edge_queue_is_fifo_with_capacity_and_measures_the_wait():
+    queue = EdgeQueue(capacity=1)
+    queue.arrive("a", 0.0)
+    queue.arrive("b", 0.5)
+    assert queue.start(1.0) == ("a", 1.0) and queue.start(1.0) is None  # one at a time
+    assert queue.length == 1 and queue.in_service == 1
+    queue.finish()
+    assert queue.start(2.0) == ("b", 1.5) and queue.length == 0
+    with pytest.raises(ValueError):
+        EdgeQueue(capacity=0)
+    two = EdgeQueue(capacity=2)
+    for item in "xyz":
+        two.arrive(item, 0.0)
+    assert [two.start(0.0)[0], two.start(0.0)[0], two.start(0.0)] == ["x", "y", None]
+
+
+def test_the_runtime_serves_one_payload_at_a_time_and_reports_the_queue(yolo, traffic_frame):
+    """While the first payload is in service (its consumer blocks), the others wait in the queue: the
+    queue length says so, and each result's edge_wait includes its time in the queue."""
+    release, served = threading.Event(), []
+    clock = ManualClock()
+
+    def emit(s):
+        served.append(s)
+        if len(served) == 1:
+            release.wait()
+
+    edge = EdgeRuntime(yolo, emit=emit, clock=clock)
+    x, _ = yolo.preprocess(traffic_frame)
+    blob = yolo.encode_split("8", yolo.splitter.run_device(x, "8"), CodecSpec())
+    edge.start()
+    try:
+        for seq in range(3):
+            edge.submit(payload_of(yolo, "8", blob, seq=seq), waited=0.01)
+        assert wait_for(lambda: len(served) == 1)
+        assert edge.queue_length == 2
+        clock.advance(0.5)
+        release.set()
+        assert wait_for(lambda: len(served) == 3)
+    finally:
+        assert edge.stop() == 0
+    assert [s.result.seq for s in served] == [0, 1, 2]
+    assert served[0].result.edge_wait == pytest.approx(0.01)
+    assert served[1].result.edge_wait == pytest.approx(0.51) and served[2].result.edge_wait == pytest.approx(0.51)
+    assert all(np.isfinite(s.result.edge_compute) and not s.result.error for s in served)

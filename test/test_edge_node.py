@@ -9,8 +9,9 @@ from sensor_msgs.msg import Image
 
 from conftest import small_config
 from ros_graph import graph_node, node_process, stop, unique_domain_id
-from scissor_bringup.ros_helpers import publisher, qos, uint8_array
-from scissor_core.codec import CodecSpec, encode
+from scissor_ros.topics import publisher, qos
+from scissor_ros.messages import uint8_array
+from scissor_core.wire.codec import CodecSpec, encode
 from scissor_core.models.registry import load_model
 from scissor_msgs.msg import FeatureMap, InferenceResult
 

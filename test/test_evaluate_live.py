@@ -9,8 +9,8 @@ import pytest
 from scissor_bringup.evaluate_live import (
     LIVE_POLICIES, POLICY_CODECS, calibration_rows, calibration_table, check_policies, relative_error, structural_notes,
 )
-from scissor_core.evaluate import Evaluation
-from scissor_core.metrics import RunMetrics
+from scissor_core.analysis.evaluate import Evaluation
+from scissor_core.analysis.metrics import RunMetrics
 from test_testbed import domain, write_config  # noqa: F401 -- the per-test ROS domain fixture
 
 
@@ -37,15 +37,16 @@ def test_the_oracle_cannot_run_live_and_all_means_the_causal_policies():
 
 def test_edge_only_jpeg_runs_the_testbed_in_the_codec_the_simulator_charges():
     from scissor_core.config import CodecConfig
+    from scissor_core.wire.codec import CodecSpec
     from scissor_core.policies import JPEG_CODEC
 
     settings = POLICY_CODECS["edge-only-jpeg"]
     codec = CodecConfig(encoding=settings["codec.encoding"], jpeg_quality=settings["codec.jpeg_quality"])
-    assert codec.spec().label == JPEG_CODEC
+    assert CodecSpec.of(codec).label == JPEG_CODEC
 
 
 def test_evaluate_live_refuses_the_oracle_before_anything_runs(capsys):
-    from scissor_core.cli import main
+    from scissor_cli.main import main
 
     assert main(["evaluate", "--live", "--policies", "greedy,oracle", "--model", "alexnet"]) == 2
     assert "oracle cannot run live" in capsys.readouterr().err
@@ -81,9 +82,9 @@ def test_structural_notes_name_the_stages_that_differ():
 def test_two_policies_live_on_the_same_bag_frames(tmp_path, domain):
     from test_bags import IMAGE, START_NS, STEP_NS, image_msg, write_bag
 
-    from scissor_core.cli import main
-    from scissor_core.outcome import read_csv
-    from scissor_core.scene import TrafficScene
+    from scissor_cli.main import main
+    from scissor_core.runtime.outcome import read_csv
+    from scissor_core.sources.scene import TrafficScene
 
     frames = 10
     scene = TrafficScene(seed=5)

@@ -6,18 +6,17 @@ import math
 
 import pytest
 
-from scissor_core.calibrate import calibrate, calibrate_file
-from scissor_core.cli import main
+from scissor_core.analysis.calibrate import calibrate, calibrate_file
+from scissor_cli.main import main
 from scissor_core.config import CONFIG_DIR, ScissorConfig
-from scissor_core.evaluate import (
-    ALL_POLICIES, BASELINES, clairvoyant_reference, improvement, improvements, oracle_gaps, run_policy,
-)
-from scissor_core.experiments import EXPERIMENTS, MODELS
-from scissor_core.metrics import RunMetrics
+from scissor_core.analysis.evaluate import (ALL_POLICIES, BASELINES, clairvoyant_reference, improvement,
+    improvements, oracle_gaps, run_policy)
+from scissor_core.analysis.experiments import EXPERIMENTS, MODELS
+from scissor_core.analysis.metrics import RunMetrics
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.policies.base import SplitCosts
-from scissor_core.profile import ModelProfile
-from scissor_core.timing import TimingStats
+from scissor_core.runtime.costs import SplitCosts
+from scissor_core.runtime.costs import ModelProfile
+from scissor_core.runtime.costs import TimingStats
 from simhelpers import toy_profile
 
 

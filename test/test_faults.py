@@ -7,12 +7,12 @@ import pytest
 from sensor_msgs.msg import Image
 
 from ros_graph import graph_node, node_process, stop, unique_domain_id
-from scissor_bringup.ros_helpers import publisher, qos
-from scissor_bringup.ros_image import bgr_to_image
+from scissor_ros.topics import publisher, qos
+from scissor_ros.images import bgr_to_image
 from scissor_bringup.soak import FAULTS, SoakSettings, parse_faults, run_soak
-from scissor_core.device import EDGE_AWAY_POLICY
-from scissor_core.outcome import read_csv
-from scissor_core.scene import TrafficScene
+from scissor_core.runtime.device import EDGE_AWAY_POLICY
+from scissor_core.runtime.outcome import read_csv
+from scissor_core.sources.scene import TrafficScene
 from scissor_msgs.msg import FeatureMap, InferenceResult
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 
@@ -99,7 +99,7 @@ def test_an_unreadable_camera_image_gets_its_one_outcome_and_the_device_goes_on(
     assert code == 0, output
     assert outcomes[1].drop_reason == "bad_frame" and not outcomes[1].completed
     assert outcomes[0].completed and outcomes[2].completed
-    assert "camera/image_raw: frame 1 rejected: " in output and "step" in output
+    assert "camera frame 1 rejected: " in output and "step" in output
 
 
 def test_a_node_given_a_corrupt_weight_file_exits_with_a_clear_error(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from scissor_core.graph import INPUT, CutError, SplitGraph, Splitter
+from scissor_core.models.graph import INPUT, CutError, SplitGraph, Splitter
 
 
 class Diamond(nn.Module):

@@ -1,4 +1,4 @@
-"""scissor_core.imaging: ROS image fields <-> BGR frames, checked against OpenCV's own conversions,
+"""scissor_core.sources.imaging: ROS image fields <-> BGR frames, checked against OpenCV's own conversions,
 and fuzzed: arbitrary (outside) field values never raise anything but ImageError."""
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scissor_core.imaging import (
-    ENCODINGS, ImageError, ImageFields, annotate, compressed_to_bgr, frame_id_with_seq, from_bgr, parse_frame_id,
-    to_bgr,
-)
+from scissor_core.sources.imaging import (ENCODINGS, ImageError, ImageFields, annotate, compressed_to_bgr,
+    frame_id_with_seq, from_bgr, parse_frame_id, to_bgr)
 from scissor_core.models.classification import TopK
 from scissor_core.models.detection import Detection
 from scissor_core.models.registry import Prediction
@@ -21,7 +19,7 @@ from scissor_core.models.registry import Prediction
 
 @pytest.fixture(scope="module")
 def frame() -> np.ndarray:
-    from scissor_core.scene import TrafficScene
+    from scissor_core.sources.scene import TrafficScene
 
     return TrafficScene(width=96, height=64, seed=2).frame(4)
 

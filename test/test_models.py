@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scissor_core.codec import CodecSpec, decode, encode
+from scissor_core.wire.codec import CodecSpec, decode, encode
 from scissor_core.config import ConfigError
-from scissor_core.graph import CutError
+from scissor_core.models.graph import CutError
 from scissor_core.models.registry import load_model
-from scissor_core.verify import verify_model
+from scissor_core.analysis.verify import verify_model
 
 from conftest import small_config
 
@@ -47,7 +47,7 @@ def test_every_valid_cut_is_bit_identical(name):
     model = load_model(small_config(name, input_size=64 if name == "yolov3" else None))
     cuts = model.graph.enumerate_cuts()
     assert len(cuts) > len(model.candidates)
-    from scissor_core.graph import Splitter
+    from scissor_core.models.graph import Splitter
 
     splitter = Splitter(model.graph, cuts)
     x = model.example_input(seed=1)

@@ -6,14 +6,14 @@ import csv
 import pytest
 
 from scissor_bringup.testbed_run import run_testbed_online
-from scissor_core.cli import main
+from scissor_cli.main import main
 from scissor_core.config import load_config
-from scissor_core.online import MovingAverage, OnlineCurve, OnlineRewardLog, reward_log_path
-from scissor_core.outcome import FrameOutcome
+from scissor_core.simulation.online import MovingAverage, OnlineCurve, OnlineRewardLog, reward_log_path
+from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.policies.base import SplitCosts
+from scissor_core.runtime.costs import SplitCosts
 from scissor_core.policies.serving import default_profile_path
-from scissor_core.profile import ModelProfile
+from scissor_core.runtime.costs import ModelProfile
 from test_testbed import domain, write_config  # noqa: F401 -- domain is a fixture
 
 

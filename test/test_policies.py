@@ -7,7 +7,7 @@ import pytest
 from conftest import small_config
 from simhelpers import toy_profile
 
-from scissor_core.graph import INPUT
+from scissor_core.models.graph import INPUT
 from scissor_core.models.registry import load_model
 from scissor_core.policies import (
     DDP,
@@ -21,7 +21,7 @@ from scissor_core.policies import (
     min_cut,
     predict_delay,
 )
-from scissor_core.queues import ObservedState
+from scissor_core.runtime.queues import ObservedState
 
 PROFILE = toy_profile()
 COSTS = SplitCosts.from_profile(PROFILE)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scissor_core.outcome import FrameOutcome, Reward
-from scissor_core.queues import DeviceQueues, Job
+from scissor_core.runtime.outcome import FrameOutcome, Reward
+from scissor_core.runtime.queues import DeviceQueues, Job
 
 
 def make_queues(timeout: float = 1.0, local_max: int = 5, offload_max: int = 5):

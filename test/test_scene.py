@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scissor_core.scene import TrafficScene
+from scissor_core.sources.scene import TrafficScene
 
 
 def test_frames_are_deterministic_by_seed_and_move():

@@ -1,6 +1,8 @@
-"""Payload sealing (scissor_core/sealing.py): round trip, every kind of rejection, metadata binding,
+"""Payload sealing (scissor_core/wire/sealing.py): round trip, every kind of rejection, metadata binding,
 the replay window, key files, the device hook, and a fuzz test that only SealError ever escapes."""
 from __future__ import annotations
+
+import dataclasses
 
 import os
 import stat
@@ -9,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scissor_core import sealing
+from scissor_core.wire import sealing
 from scissor_core.config import ConfigError, from_dict
-from scissor_core.sealing import (OVERHEAD, KeyFileError, Opener, Sealer, SealError, is_sealed, key_from_config,
-                                  load_key, write_key)
+from scissor_core.wire.sealing import (OVERHEAD, KeyFileError, Opener, Sealer, SealError, is_sealed, key_from_config,
+    load_key, write_key)
 
 KEY = bytes(range(32))
 META = {"seq": 7, "model": "alexnet", "split": "conv2", "codec": "raw"}
@@ -217,7 +219,7 @@ def test_relative_key_file_resolves_from_the_repository_root(tmp_path):
 
 
 def test_keygen_command(tmp_path, capsys):
-    from scissor_core.cli import main
+    from scissor_cli.main import main
 
     path = tmp_path / "scissor.key"
     assert main(["keygen", str(path)]) == 0
@@ -274,58 +276,58 @@ def test_fuzz_metadata_round_trip(payload, seq, model, split, codec):
 # ----------------------------------------------------------------------------- the device hook
 
 
-def test_device_seals_after_encoding_and_shapes_counts_and_sends_the_sealed_bytes():
-    """DeviceRuntime(seal=...): the blob handed to send is sealed, and job.nbytes, bytes_sent and the
-    outcome count the sealed size; an edge error result (a rejected payload) is a decode_error drop."""
-    import time
-
-    from conftest import small_config
-    from scissor_core.codec import CodecSpec
-    from scissor_core.device import DeviceRuntime
+def test_device_seals_after_encoding_and_the_real_edge_opens_or_rejects():
+    """DeviceRuntime(sealer=...): the payload handed to send is sealed, and job.nbytes, bytes_sent and the
+    outcome count the sealed size; the real EdgeRuntime with the key opens it, and a replayed payload gets
+    an error result, which the device records as a decode_error drop."""
+    from conftest import InProcessEdge, ManualClock, small_config, wait_for
     from scissor_core.models.registry import load_model
-    from scissor_core.outcome import Reward
-    from scissor_core.policies.base import SplitCosts
     from scissor_core.policies.baselines import FixedSplit
-    from scissor_core.scene import TrafficScene
-    from scissor_core.traces import parse_trace
+    from scissor_core.runtime.costs import SplitCosts
+    from scissor_core.runtime.device import DeviceRuntime
+    from scissor_core.runtime.outcome import Reward
+    from scissor_core.runtime.traces import parse_trace
+    from scissor_core.sources.scene import TrafficScene
+    from scissor_core.wire.codec import CodecSpec
 
     model = load_model(small_config("alexnet"))
     n = len(model.candidates)
     costs = SplitCosts(model.name, "raw", tuple(model.candidates), (0.01,) * n, (0.01,) * n, (10_000,) * n)
-    sealer, opener = Sealer(KEY), Opener(KEY)
+    edge = InProcessEdge(model, opener=Opener(KEY))
     sent, outcomes = [], []
 
-    def seal(job, blob):
-        return sealer.seal(blob, seq=job.seq, model=model.name, split=job.split, codec=job.codec)
+    def send(payload):
+        sent.append(payload)
+        edge.send(payload if payload.seq == 0 else dataclasses.replace(payload, payload=sent[0].payload))
 
     runtime = DeviceRuntime(model, costs, FixedSplit(costs, "conv5"), codec=CodecSpec(),
                             trace=parse_trace("const:50MB"), timeout=5.0, local_max=30, offload_max=30,
                             reward=Reward(), decision_deadline=0.05, edge_timeout=5.0, emit=outcomes.append,
-                            send=lambda job, blob: sent.append((job, bytes(blob))), seal=seal)
+                            send=send, sealer=Sealer(KEY), clock=ManualClock())
+    edge.device = runtime
     runtime.start()
     frames = [TrafficScene(seed=4).frame(i) for i in range(2)]
     try:
         for seq, frame in enumerate(frames):
             runtime.on_frame(seq, frame)
             runtime.decide_with_fallback(seq)
-        deadline = time.monotonic() + 30
-        while len(sent) < 2 or runtime.stats.bytes_sent != sum(len(blob) for _, blob in sent):  # both awaited
-            assert time.monotonic() < deadline, "nothing sent"
-            time.sleep(0.01)
-        for job, blob in sent:
-            assert is_sealed(blob) and job.nbytes == len(blob)
-            payload = opener.open(blob, seq=job.seq, model=model.name, split=job.split, codec=job.codec)
-            x, _ = model.preprocess(frames[job.seq])
-            assert bytes(payload) == bytes(model.encode_split("conv5", model.splitter.run_device(x, "conv5"),
-                                                              CodecSpec()))
-        assert runtime.stats.bytes_sent == sum(len(blob) for _, blob in sent)
-        assert runtime.on_result(0, 0.001)
-        assert runtime.on_result(1, 0.0, error="sealing: replayed: session 00000000: counter 0 was already accepted")
+        assert wait_for(lambda: len(outcomes) == 2)
     finally:
         runtime.stop()
+        edge.stop()
+    opener = Opener(KEY)
+    for payload in sent:
+        assert is_sealed(payload.payload) and payload.payload_bytes == len(payload.payload)
+        opened = opener.open(payload.payload, seq=payload.seq, model=model.name, split=payload.split,
+                             codec=payload.codec)
+        x, _ = model.preprocess(frames[payload.seq])
+        assert bytes(opened) == bytes(model.encode_split("conv5", model.splitter.run_device(x, "conv5"),
+                                                         CodecSpec()))
+    assert runtime.stats.bytes_sent == sum(p.payload_bytes for p in sent)
     by_seq = {o.seq: o for o in outcomes}
-    assert by_seq[0].completed and by_seq[0].bytes_sent == len(sent[0][1])
+    assert by_seq[0].completed and by_seq[0].bytes_sent == sent[0].payload_bytes
     assert by_seq[1].drop_reason == "decode_error" and by_seq[1].drop_place == "edge"
+    assert edge.served[1].rejection in ("tampered", "replayed")  # frame 0's sealed bytes under frame 1's seq
 
 
 def test_bench_sealing_cost_table():

@@ -17,12 +17,12 @@ from scissor_bringup.testbed import describe_testbed
 from scissor_core.config import load_config
 from scissor_core.models.classification import topk
 from scissor_core.models.registry import load_model
-from scissor_core.outcome import read_csv
+from scissor_core.runtime.outcome import read_csv
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.policies.base import SplitCosts
+from scissor_core.runtime.costs import SplitCosts
 from scissor_core.policies.serving import default_policy_path, default_profile_path
-from scissor_core.profile import ModelProfile
-from scissor_core.scene import TrafficScene
+from scissor_core.runtime.costs import ModelProfile
+from scissor_core.sources.scene import TrafficScene
 from scissor_msgs.msg import InferenceResult, QueueState, SplitDecision
 
 CAMERA_SEED = 5

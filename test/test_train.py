@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from scissor_core.config import ScissorConfig
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.policies.base import SplitCosts
-from scissor_core.train import TrainRun, summarise, train, write_curves
+from scissor_core.runtime.costs import SplitCosts
+from scissor_core.simulation.train import TrainRun, summarise, train, write_curves
 from simhelpers import toy_profile
 
 
@@ -49,7 +49,7 @@ def test_train_cli_paper_flag_records_the_papers_learner(tmp_path, capsys):
     """`scissor train --paper` trains with PAPER_AGENT and the policy file says so; without it, the defaults."""
     import torch
 
-    from scissor_core.cli import main
+    from scissor_cli.main import main
     from scissor_core.config import PAPER_AGENT
 
     profile = tmp_path / "toy.json"

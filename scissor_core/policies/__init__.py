@@ -7,13 +7,21 @@ turn: for tests and demos of the live testbed).
 """
 from __future__ import annotations
 
-from scissor_core.policies.base import Policy, SplitCosts, predict_delay
 from scissor_core.policies.baselines import (
-    DDP, FixedSplit, Greedy, RoundRobin, SemiFixed, device_only, edge_only, edge_only_jpeg,
+    DDP,
+    FixedSplit,
+    Greedy,
+    RoundRobin,
+    SemiFixed,
+    device_only,
+    edge_only,
+    edge_only_jpeg,
+    predict_delay,
 )
 from scissor_core.policies.dads import Dads, DagCosts, heavy_load_cut, min_cut
 from scissor_core.policies.oracle import Oracle
-from scissor_core.profile import ModelProfile
+from scissor_core.runtime.costs import ModelProfile, SplitCosts
+from scissor_core.runtime.policy import Policy
 
 POLICY_NAMES = ("device-only", "edge-only", "edge-only-jpeg", "semi-fixed", "greedy", "dads", "ddp", "oracle")
 JPEG_CODEC = "jpeg-q90"

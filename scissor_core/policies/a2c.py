@@ -44,9 +44,10 @@ import torch
 from torch import nn
 
 from scissor_core.config import AgentConfig
-from scissor_core.outcome import FrameOutcome
-from scissor_core.policies.base import Policy, SplitCosts, codec_plan
-from scissor_core.queues import ObservedState
+from scissor_core.runtime.costs import SplitCosts, codec_plan
+from scissor_core.runtime.outcome import FrameOutcome
+from scissor_core.runtime.policy import Policy
+from scissor_core.runtime.queues import ObservedState
 
 POLICY_FORMAT = 1
 STATE_SIZES = {"paper": 5, "extended": 7}

@@ -1,13 +1,14 @@
-"""The fixed and greedy baselines of DNN-Scissor's evaluation (DESIGN §1).
+"""The fixed and greedy baselines of DNN-Scissor's evaluation (docs/design.md §1).
 
 Where the papers leave a choice open, the docstring says what we chose.
 """
 from __future__ import annotations
 
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
-from scissor_core.outcome import MB
-from scissor_core.policies.base import Policy, SplitCosts, predict_delay
-from scissor_core.queues import ObservedState
+from scissor_core.runtime.costs import SplitCosts, needs_link, needs_local
+from scissor_core.runtime.outcome import MB
+from scissor_core.runtime.policy import Policy
+from scissor_core.runtime.queues import ObservedState
 
 
 class FixedSplit(Policy):
@@ -123,3 +124,25 @@ class DDP(Greedy):
 
     def __init__(self, costs: SplitCosts) -> None:
         super().__init__(costs, w=0.0)
+
+
+def predict_delay(costs: SplitCosts, i: int, state: ObservedState) -> float:
+    """Predicted total delay of a new frame at split ``i`` from the profile, ``b_hat`` and the queues.
+
+    Device: waits ``device_backlog`` then computes. Link: FIFO; for split 0 the
+    feature maps queue behind what is already in the offloading queue; for any
+    other split behind everything pending now (``o_t``, which includes the frames
+    waiting to be computed, and they will be ahead). Edge: no queueing (the
+    simulator's edge serves frames in parallel). Timeouts are not predicted.
+    """
+    b = state.bandwidth
+    if needs_local(costs.splits[i]):
+        ready = state.device_backlog + costs.local[i]
+        ahead = state.inflight_bytes + state.pending_bytes
+    else:
+        ready = 0.0
+        ahead = state.inflight_bytes + state.offload_bytes
+    if not needs_link(costs.splits[i]):
+        return ready
+    start = max(ready, ahead / b)
+    return start + costs.nbytes[i] / b + costs.edge[i]

@@ -41,9 +41,10 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scissor_core.graph import INPUT, SplitGraph
-from scissor_core.policies.base import Policy, SplitCosts
-from scissor_core.queues import ObservedState
+from scissor_core.models.graph import INPUT, SplitGraph
+from scissor_core.runtime.costs import SplitCosts
+from scissor_core.runtime.policy import Policy
+from scissor_core.runtime.queues import ObservedState
 
 _WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
 

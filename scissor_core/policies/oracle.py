@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from scissor_core.policies.base import Policy, SplitCosts
-from scissor_core.queues import ObservedState
+from scissor_core.runtime.costs import SplitCosts
+from scissor_core.runtime.policy import Policy
+from scissor_core.runtime.queues import ObservedState
 
 
 class ClairvoyantSource(Protocol):

@@ -6,8 +6,9 @@ from pathlib import Path
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.policies import make_policy
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.policies.base import Policy, SplitCosts
-from scissor_core.profile import ModelProfile
+from scissor_core.runtime.costs import ModelProfile, SplitCosts
+from scissor_core.runtime.policy import Policy
+from scissor_core.wire.codec import codec_labels
 
 A2C = "a2c"
 
@@ -32,5 +33,6 @@ def serve_policy(config: ScissorConfig, profile: ModelProfile, name: str, traini
     if name == A2C:
         return A2CPolicy.load(default_policy_path(config, profile.model), SplitCosts.for_config(profile, config.codec),
                               training=training)
-    return make_policy(name, profile, codec=config.codec.spec().label, frame_codec=config.codec.frame_label,
+    tensor_codec, frame_codec = codec_labels(config.codec)
+    return make_policy(name, profile, codec=tensor_codec, frame_codec=frame_codec,
                        w=config.reward.w, frame_interval=config.camera.interval_for(profile.model))

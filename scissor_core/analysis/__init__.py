@@ -1,0 +1,1 @@
+"""Measuring and reporting: profiles, calibration, verification, benchmarks, evaluation, experiments, metrics."""

@@ -1,0 +1,327 @@
+"""The paper's experiments, one command each: ``scissor experiment NAME``.
+
+Every experiment evaluates policies with :mod:`scissor_core.analysis.evaluate` (the code
+behind ``scissor evaluate``) and writes ``NAME.csv``, ``NAME.md`` and
+``NAME.png`` under ``RESULTS/NAME/PROFILES/`` (``PROFILES`` = ``paper`` for the
+paper-calibrated profiles ``config/profiles/MODEL-paper.json``, ``measured``
+for this machine's ``config/profiles/MODEL.json``).
+
+Settings (docs/design.md §1 defaults from the config, one change per sweep):
+
+- ``fig9``: every method on each model; ``fig10``: YOLOv3 at 1, 5, 10 MB/s
+  (constant traces); ``fig11``: YOLOv3 with ``w`` in 0, 0.5, 1, 1.5, 2;
+  ``fig12``: YOLOv3 at frame intervals 0.5, 1, 2 s -- the paper's Table 5 was
+  not available to us, these three values are our choice around the paper's
+  default 1 s; ``fig13``: the reward curves of the A2C training of each model;
+  ``table2``: % improvement of A2C over every other policy (YOLOv3);
+  ``table4``: latency breakdown of the learned policy of each model;
+  ``oracle-gap``: every policy's system cost over the best clairvoyant policy's (the per-frame oracle or
+  the best single split in hindsight); ``lte`` (beyond the paper): every model on the ATT LTE uplink
+  trace with split 0 sending the JPEG frame (``codec.frame_encoding: jpeg``).
+- A setting that needs A2C trains it (``agent`` section of the config,
+  ``train_seeds`` seeds, the median run kept) and caches the policy file and
+  the reward curves under ``RESULTS/policies/``, keyed by a hash of the
+  profile and every config section the training reads; a later experiment
+  with the same setting reuses it.
+- Evaluation seeds are ``sim.seed + 10000 + i``: held out from the training
+  episodes' arrival seeds (``sim.seed + episode``).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from scissor_core.analysis.evaluate import (
+    A2C,
+    ALL_POLICIES,
+    IMPROVEMENT_METRICS,
+    STAGES,
+    Evaluation,
+    breakdown_table,
+    clairvoyant_reference,
+    evaluate,
+    improvements,
+    markdown_table,
+    metrics_rows,
+    oracle_gaps,
+    plot_bars,
+    plot_breakdown,
+    plot_values,
+    write_rows,
+)
+from scissor_core.analysis.metrics import RunMetrics, format_table
+from scissor_core.config import CONFIG_DIR, ScissorConfig
+from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
+from scissor_core.runtime.costs import ModelProfile
+from scissor_core.simulation.train import TrainRun, summarise, train, write_curves
+from scissor_core.wire.codec import codec_labels
+
+MODELS: tuple[str, ...] = ("alexnet", "resnet18", "yolov3")
+PROFILE_SETS: tuple[str, ...] = ("paper", "measured")
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation seeds start here (above ``sim.seed``), away from the training episodes' seeds."""
+PAPER_TABLE2 = "the paper's Table 2 (YOLOv3): A2C 86% lower delay than device-only, 67% lower system cost than greedy"
+
+
+@dataclass
+class TrainedPolicy:
+    """A cached training result: the kept policy file and every seed's reward curve."""
+
+    path: Path
+    kept_seed: int
+    runs: list[TrainRun]
+
+
+@dataclass
+class Plan:
+    """How the experiments run: base config, profile set, sizes, where results go."""
+
+    base: ScissorConfig
+    profiles: str = "paper"
+    profile_dir: Path = CONFIG_DIR / "profiles"
+    results: Path = Path("results")
+    frames: int = 5000
+    """Frames per evaluation run."""
+    eval_seeds: int = 5
+    train_seeds: int = 5
+    progress: bool = True
+    _evaluations: dict[str, dict[str, Evaluation]] = field(default_factory=dict, repr=False)
+
+    def profile_path(self, model: str) -> Path:
+        return self.profile_dir / (f"{model}-paper.json" if self.profiles == "paper" else f"{model}.json")
+
+    def out(self, name: str) -> Path:
+        return self.results / name / self.profiles
+
+    def setting(self, model: str, overrides: Mapping[str, object] | None = None) -> ScissorConfig:
+        """The base config for ``model`` with dotted ``section.key`` overrides."""
+        config = copy.deepcopy(self.base)
+        config.model.name = model
+        config.agent.seeds = self.train_seeds
+        for dotted, value in (overrides or {}).items():
+            section, _, key = dotted.partition(".")
+            setattr(getattr(config, section), key, value)
+        return config
+
+    def trained(self, config: ScissorConfig) -> TrainedPolicy:
+        """The A2C policy for this setting: from the cache, or trained now and cached."""
+        path = self.profile_path(config.model.name)
+        key = _training_key(config, path)
+        stem = self.results / "policies" / self.profiles / f"{config.model.name}-{key}"
+        meta = stem.with_suffix(".json")
+        if not (meta.is_file() and stem.with_suffix(".pt").is_file()):
+            best, runs = train(config, ModelProfile.load(path), config.agent.seeds, progress=self.progress)
+            best.policy.save(stem.with_suffix(".pt"))
+            meta.write_text(json.dumps({
+                "profile": str(path), "kept_seed": best.seed,
+                "runs": [{"seed": r.seed, "rewards": r.rewards, "seconds": r.seconds, "converged": r.converged}
+                         for r in runs]}))
+        data = json.loads(meta.read_text())
+        return TrainedPolicy(stem.with_suffix(".pt"), data["kept_seed"], [TrainRun(**r) for r in data["runs"]])
+
+    def evaluate(self, config: ScissorConfig, names: Sequence[str] = ALL_POLICIES) -> dict[str, Evaluation]:
+        """Every policy in ``names`` in this setting (training A2C first if needed); memoised per setting."""
+        key = json.dumps([_training_key(config, self.profile_path(config.model.name)), list(names)])
+        if key not in self._evaluations:
+            a2c = self.trained(config).path if A2C in names else None
+            seeds = [config.sim.seed + EVAL_SEED_OFFSET + i for i in range(self.eval_seeds)]
+            self._evaluations[key] = evaluate(config, ModelProfile.load(self.profile_path(config.model.name)),
+                                              names, seeds, self.frames, a2c, progress=self.progress)
+        return self._evaluations[key]
+
+    def header(self, title: str, models: Sequence[str], overrides: Mapping[str, object] | None = None) -> str:
+        """What was run: profiles (with their full local / edge forward times), sizes, training, codec and
+        the settings ``overrides`` changes from the base config."""
+        setting = self.setting(models[0], overrides)
+        tensor_codec, frame_codec = codec_labels(setting.codec)
+        lines = [f"# {title}", "",
+                 f"Profiles `{self.profiles}`; evaluation {self.frames} frames x {self.eval_seeds} seed(s) per "
+                 f"policy (metrics: mean over seeds); A2C trained with {self.train_seeds} seed(s), median run "
+                 f"kept, up to {self.base.agent.episodes} episodes of {self.base.agent.episode_frames} frames "
+                 f"({self.base.agent.describe()}); codec "
+                 f"{tensor_codec}, split 0 sends the frame {frame_codec or 'with the same codec'} "
+                 f"(edge-only: raw, edge-only-jpeg: jpeg); trace "
+                 f"{setting.link.trace}.", ""]
+        for model in models:
+            profile = ModelProfile.load(self.profile_path(model))
+            source = profile.settings.get("calibrated_to", {}).get("source", "measured on this machine")
+            lines.append(f"- {model}: `{self.profile_path(model)}` ({source}): full local forward "
+                         f"{profile.cut(DEVICE_ONLY).device_time:.3f} s, full edge forward "
+                         f"{profile.cut(EDGE_ONLY).edge_time:.3f} s; T {self.base.queues.timeout_for(model):g} s")
+        return "\n".join(lines) + "\n"
+
+    def write(self, name: str, rows: list[dict[str, object]], markdown: str,
+              plot: Callable[[Path], Path]) -> list[Path]:
+        out = self.out(name)
+        out.mkdir(parents=True, exist_ok=True)
+        md = out / f"{name}.md"
+        md.write_text(markdown + "\n")
+        return [write_rows(rows, out / f"{name}.csv"), md, plot(out / f"{name}.png")]
+
+
+def _training_key(config: ScissorConfig, profile_path: Path) -> str:
+    """Hash of the profile's content and of every config section training or evaluation depends on."""
+    data = {"profile": hashlib.sha256(profile_path.read_bytes()).hexdigest(), "model": config.model.name,
+            **dict(zip(("codec", "frame_codec"), codec_labels(config.codec))),
+            **{s: asdict(getattr(config, s)) for s in ("queues", "reward", "link", "sim", "agent")}}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _summaries(evaluations: Mapping[str, Evaluation]) -> dict[str, RunMetrics]:
+    return {name: ev.summary for name, ev in evaluations.items()}
+
+
+def _sweep(plan: Plan, name: str, title: str, key: str, values: Sequence[tuple[str, object]],
+           model: str = "yolov3") -> tuple[list[Path], str]:
+    """Every policy on ``model`` for each value of one config key."""
+    groups, rows, tables = {}, [], []
+    for label, value in tqdm(values, desc=name, unit="setting", disable=not plan.progress):
+        evaluations = plan.evaluate(plan.setting(model, {key: value}))
+        groups[label] = _summaries(evaluations)
+        rows += metrics_rows({"model": model, key: value}, evaluations)
+        tables.append(f"## {model}, {label}\n\n{format_table(groups[label])}")
+    markdown = plan.header(title, [model]) + "\n" + "\n\n".join(tables)
+    return plan.write(name, rows, markdown, lambda p: plot_bars(groups, p, f"{title} ({plan.profiles} profiles)")), \
+        markdown
+
+
+def _every_model(plan: Plan, name: str, title: str,
+                 overrides: Mapping[str, object] | None = None) -> tuple[list[Path], str]:
+    """Every policy on each model in one setting."""
+    groups, rows, tables = {}, [], []
+    for model in tqdm(MODELS, desc=name, unit="model", disable=not plan.progress):
+        evaluations = plan.evaluate(plan.setting(model, overrides))
+        groups[model] = _summaries(evaluations)
+        rows += metrics_rows({"model": model}, evaluations)
+        tables.append(f"## {model}\n\n{format_table(groups[model])}\n\n"
+                      + markdown_table(["policy", "gap to the best clairvoyant %"], oracle_gaps(groups[model]).items()))
+    markdown = plan.header(title, MODELS, overrides) + "\n" + "\n\n".join(tables)
+    return plan.write(name, rows, markdown, lambda p: plot_bars(groups, p, f"{title} ({plan.profiles} profiles)")), \
+        markdown
+
+
+def fig9(plan: Plan) -> tuple[list[Path], str]:
+    """All methods on every model: data, delay, drop rate, system cost."""
+    return _every_model(plan, "fig9", "Fig. 9: every method on each model")
+
+
+LTE_TRACE = "mahimahi:config/traces/ATT-LTE-driving-2016.up"
+"""A real uplink with outages (1.9 Mbit/s mean, 8 gaps of 1 s or more in 120 s; config/traces/SOURCES.md)."""
+
+
+def lte(plan: Plan) -> tuple[list[Path], str]:
+    """Beyond the paper: every model on a real LTE uplink, split 0 sending the JPEG frame. Under a constant
+    link one split is optimal for every frame; here the best split changes with the link."""
+    return _every_model(plan, "lte", "Every method on each model, ATT LTE uplink trace, JPEG frames at split 0",
+                        {"link.trace": LTE_TRACE, "codec.frame_encoding": "jpeg"})
+
+
+def fig10(plan: Plan) -> tuple[list[Path], str]:
+    return _sweep(plan, "fig10", "Fig. 10: YOLOv3 at 1, 5, 10 MB/s", "link.trace",
+                  [(f"{b} MB/s", f"const:{b}MB") for b in (1, 5, 10)])
+
+
+def fig11(plan: Plan) -> tuple[list[Path], str]:
+    return _sweep(plan, "fig11", "Fig. 11: YOLOv3, data weight w from 0 to 2", "reward.w",
+                  [(f"w={w:g}", w) for w in (0.0, 0.5, 1.0, 1.5, 2.0)])
+
+
+def fig12(plan: Plan) -> tuple[list[Path], str]:
+    return _sweep(plan, "fig12", "Fig. 12: YOLOv3 at frame intervals 0.5, 1, 2 s (our choice: Table 5 unavailable)",
+                  "sim.interval", [(f"{i:g} s", i) for i in (0.5, 1.0, 2.0)])
+
+
+def fig13(plan: Plan) -> tuple[list[Path], str]:
+    """Convergence: every training seed's reward curve, per model."""
+    window = plan.base.agent.convergence_window
+    rows, tables, written = [], [], []
+    for model in tqdm(MODELS, desc="fig13", unit="model", disable=not plan.progress):
+        trained = plan.trained(plan.setting(model))
+        written += write_curves(trained.runs, window, plan.out("fig13") / model,
+                                f"A2C on {model} ({plan.profiles} profile): mean reward per frame")
+        for r in trained.runs:
+            rows.append({"model": model, "seed": r.seed, "episodes": len(r.rewards), "converged": r.converged,
+                         "final_moving_average": r.final_score(window), "seconds": r.seconds,
+                         "kept": r.seed == trained.kept_seed})
+        tables.append(f"## {model} (kept seed {trained.kept_seed})\n\n{summarise(trained.runs, window)}")
+    markdown = plan.header("Fig. 13: convergence of A2C training", MODELS) + "\n" + "\n\n".join(tables)
+
+    def plot(path: Path) -> Path:
+        finals = {m: {f"seed {r['seed']}": r["final_moving_average"] for r in rows if r["model"] == m} for m in MODELS}
+        return plot_values(finals, path, "final moving average of the reward", "Fig. 13: where each seed ended")
+
+    return plan.write("fig13", rows, markdown, plot) + written, markdown
+
+
+def table2(plan: Plan) -> tuple[list[Path], str]:
+    """% improvement of A2C over every other policy on YOLOv3."""
+    model = "yolov3"
+    summaries = _summaries(plan.evaluate(plan.setting(model)))
+    gains = improvements(summaries)
+    labels = [label for _, label in IMPROVEMENT_METRICS]
+    rows = [{"model": model, "baseline": name, **{f"{attr}_improvement_pct": pct for attr, pct in g.items()}}
+            for name, g in gains.items()]
+    table = markdown_table(["A2C vs", *(f"{label} %" for label in labels)],
+                           [[name, *g.values()] for name, g in gains.items()])
+    markdown = (plan.header("Table 2: % improvement of A2C over each policy (YOLOv3; positive = A2C lower)", [model])
+                + f"\n{table}\n\nFor reference, {PAPER_TABLE2}.\n\n{format_table(summaries)}")
+
+    def plot(path: Path) -> Path:
+        by_metric = {label: {name: g[attr] for name, g in gains.items()} for attr, label in IMPROVEMENT_METRICS}
+        return plot_values(by_metric, path, "A2C improvement (%)", f"Table 2 ({plan.profiles} profiles, YOLOv3)")
+
+    return plan.write("table2", rows, markdown, plot), markdown
+
+
+def table4(plan: Plan) -> tuple[list[Path], str]:
+    """Latency breakdown of the learned policy of each model."""
+    learned = {model: plan.evaluate(plan.setting(model))[A2C]
+               for model in tqdm(MODELS, desc="table4", unit="model", disable=not plan.progress)}
+    rows = [{"model": m, **{f"mean_{s}": ev.breakdown[s] for s in STAGES}, "mean_delay": ev.summary.mean_delay,
+             "drop_rate": ev.summary.drop_rate,
+             "split_share": ";".join(f"{k}={v:.3f}" for k, v in ev.split_share.items())} for m, ev in learned.items()]
+    shares = markdown_table(["model", "splits used (share of frames)"],
+                            [[m, ", ".join(f"{k} {v:.1%}" for k, v in ev.split_share.items())]
+                             for m, ev in learned.items()])
+    markdown = (plan.header("Table 4: latency breakdown of the learned (A2C) policies", MODELS)
+                + f"\n{breakdown_table(learned, label='model')}\n\n{shares}")
+    return plan.write("table4", rows, markdown,
+                      lambda p: plot_breakdown(learned, p, f"Table 4: A2C latency breakdown ({plan.profiles})")), \
+        markdown
+
+
+def oracle_gap(plan: Plan) -> tuple[list[Path], str]:
+    """Every policy's system cost over the best clairvoyant policy's, per model."""
+    gaps, rows, reference = {}, [], {}
+    for model in tqdm(MODELS, desc="oracle-gap", unit="model", disable=not plan.progress):
+        summaries = _summaries(plan.evaluate(plan.setting(model)))
+        gaps[model] = oracle_gaps(summaries)
+        reference[model] = clairvoyant_reference(summaries)
+        rows += [{"model": model, "policy": name, "system_cost": summaries[name].system_cost,
+                  "reference": reference[model][0], "reference_cost": reference[model][1], "gap_pct": gap}
+                 for name, gap in gaps[model].items()]
+    policies = list(dict.fromkeys(p for g in gaps.values() for p in g))
+    table = markdown_table(["policy", *(f"{m} gap %" for m in MODELS)],
+                           [[p, *(gaps[m].get(p, 0.0) for m in MODELS)] for p in policies])
+    references = ", ".join(f"{m}: {name} ({cost:.3f})" for m, (name, cost) in reference.items())
+    markdown = (plan.header("Oracle gap: system cost over the best clairvoyant policy's, % (goal for A2C <= 10%)",
+                            MODELS)
+                + f"\n{table}\n\nReference per model (0 in its column): {references}. The clairvoyant policies are "
+                  "the per-frame oracle (exact future, myopic: see policies/oracle.py) and best-fixed (the "
+                  "cheapest single split on each run, in hindsight); a policy that plans ahead can beat both "
+                  "(negative gap).")
+    return plan.write("oracle-gap", rows, markdown,
+                      lambda p: plot_values(gaps, p, "system cost over the best clairvoyant policy's (%)",
+                                            f"Oracle gap ({plan.profiles} profiles)")), markdown
+
+
+EXPERIMENTS: dict[str, Callable[[Plan], tuple[list[Path], str]]] = {
+    "fig9": fig9, "fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13,
+    "table2": table2, "table4": table4, "oracle-gap": oracle_gap, "lte": lte,
+}

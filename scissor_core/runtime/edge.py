@@ -1,0 +1,249 @@
+"""The live edge, without ROS: each frame's feature payload opened, decoded, checked and finished.
+
+``EdgeRuntime`` is what ``edge_node`` adapts to topics (and what the device's tests answer with).
+For every :class:`~scissor_core.runtime.records.FeaturePayload` it produces exactly one
+:class:`~scissor_core.runtime.records.EdgeResult`: the post-processed prediction, or an ``error``
+``<field>: <problem>`` naming the payload field at fault (:class:`EdgeError`), never an exception.
+The pipeline per payload: the model and ``payload_bytes`` checked, the sealed payload opened
+(``link.key_file``), the wire-codec blob decoded for the split, NaN/Inf refused, the tail run on
+``edge.device``, the output post-processed (boxes mapped to the camera frame's pixels).
+
+Serving model (:class:`EdgeQueue`): payloads wait in one FIFO queue and at most ``capacity`` are in
+service at once -- 1 by default: a CPU, or a GPU running one stream, serves one frame at a time,
+and a frame that arrives meanwhile waits (its wait is the result's ``edge_wait``). A GPU edge that
+serves several frames in parallel is a configured capacity (``edge.capacity``), not the default.
+The queue's length is observable (:attr:`EdgeRuntime.queue_length`). The same class is the model a
+simulator's edge should follow.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from scissor_core.config import ScissorConfig
+from scissor_core.models.detection import LetterboxInfo, letterbox
+from scissor_core.models.graph import CutError
+from scissor_core.models.registry import Prediction, VisionModel, load_model
+from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
+from scissor_core.runtime.records import EdgeResult, FeaturePayload, ResultDetection
+from scissor_core.wire.codec import CodecError
+from scissor_core.wire.sealing import Opener, SealError, is_sealed, key_from_config
+
+log = logging.getLogger(__name__)
+
+
+class EdgeError(ValueError):
+    """A feature payload the edge cannot process; ``field`` names the offending FeatureMap field."""
+
+    def __init__(self, field: str, problem: object, kind: str = "") -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.kind = kind
+        """For ``sealing``: why the payload was rejected (a SealError kind, or ``no_key``)."""
+
+
+@lru_cache(maxsize=8)
+def letterbox_info(width: int, height: int, size: int) -> LetterboxInfo:
+    """How the device letterboxed a ``width`` x ``height`` frame (the same code, on a blank frame)."""
+    return letterbox(np.zeros((height, width, 3), np.uint8), size)[1]
+
+
+def pick_device(choice: str) -> torch.device:
+    """``auto``: the GPU when torch sees one, else the CPU."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+class EdgeQueue:
+    """The edge's serving model with explicit time: FIFO, at most ``capacity`` items in service at once."""
+
+    def __init__(self, capacity: int = 1) -> None:
+        if capacity < 1:
+            raise ValueError("an edge serves at least one frame at a time")
+        self.capacity = capacity
+        self.waiting: deque[tuple[Any, float]] = deque()
+        self.in_service = 0
+
+    def arrive(self, item: Any, now: float) -> None:
+        """An item joins the queue at ``now``."""
+        self.waiting.append((item, now))
+
+    def start(self, now: float) -> tuple[Any, float] | None:
+        """The next item and how long it waited, if a server is free and one waits (else None)."""
+        if self.in_service >= self.capacity or not self.waiting:
+            return None
+        item, arrived = self.waiting.popleft()
+        self.in_service += 1
+        return item, now - arrived
+
+    def finish(self) -> None:
+        """An item's service has ended: its server is free."""
+        if self.in_service == 0:
+            raise RuntimeError("finish without an item in service")
+        self.in_service -= 1
+
+    @property
+    def length(self) -> int:
+        """Items waiting (not in service)."""
+        return len(self.waiting)
+
+
+@dataclass(slots=True)
+class Served:
+    """What the edge hands back for one payload: its result, the prediction (None on an error), the
+    caller's frame (for annotation) and, for a rejected sealed payload, why (an :class:`EdgeError` kind)."""
+
+    result: EdgeResult
+    prediction: Prediction | None
+    frame: np.ndarray | None
+    rejection: str = ""
+
+
+class EdgeRuntime:
+    """The edge's pipeline over a serving queue (thread-safe; ``start`` the servers, ``stop`` them)."""
+
+    def __init__(self, model: VisionModel, *, emit: Callable[[Served], None], device: torch.device | None = None,
+                 opener: Opener | None = None, capacity: int = 1, frame_size: tuple[int, int] = (640, 480),
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        """``frame_size`` (width, height) maps detection boxes when a payload comes without its frame;
+        ``emit`` receives every :class:`Served`, from a server thread."""
+        self.model, self.emit, self.opener, self.clock = model, emit, opener, clock
+        self.device = device or torch.device("cpu")
+        self.frame_size = frame_size
+        self.queue = EdgeQueue(capacity)
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._servers = [threading.Thread(target=self._serve, name=f"edge-server-{i}", daemon=True)
+                         for i in range(capacity)]
+
+    @classmethod
+    def from_config(cls, config: ScissorConfig, emit: Callable[[Served], None],
+                    clock: Clock = SYSTEM_CLOCK) -> EdgeRuntime:
+        """The config's model on ``edge.device`` with ``edge.capacity`` servers and ``link.key_file``'s
+        key; every candidate split's tail is built now, not on its first frame."""
+        key = key_from_config(config)
+        model = load_model(config)
+        device = pick_device(config.edge.device)
+        model.module.to(device)
+        for split in model.candidates:
+            model.splitter.parts(split)
+        return cls(model, emit=emit, device=device, opener=Opener(key) if key is not None else None,
+                   capacity=config.edge.capacity, frame_size=(config.camera.width, config.camera.height),
+                   clock=clock)
+
+    # ---------------------------------------------------------------- serving
+    def start(self) -> None:
+        for server in self._servers:
+            server.start()
+
+    def stop(self, join_timeout: float = 30.0) -> int:
+        """Stop serving; returns how many payloads were still waiting (they get no result)."""
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        for server in self._servers:
+            if server.is_alive():
+                server.join(join_timeout)
+        with self._cv:
+            left = self.queue.length
+            self.queue.waiting.clear()
+        return left
+
+    def submit(self, payload: FeaturePayload, waited: float = 0.0, frame: np.ndarray | None = None) -> None:
+        """Queue a payload for service; ``waited`` is the time it spent before reaching the edge's queue
+        (e.g. in the middleware), ``frame`` the camera frame it came from, if the caller has it."""
+        with self._cv:
+            self.queue.arrive((payload, waited, frame), self.clock.now())
+            self._cv.notify()
+
+    @property
+    def queue_length(self) -> int:
+        """Payloads waiting for a server."""
+        with self._cv:
+            return self.queue.length
+
+    def _serve(self) -> None:
+        self.model.warm_up()  # in this thread: the first torch call of a thread differs in the lowest bits
+        while True:
+            with self._cv:
+                while not self._stop.is_set() and (started := self.queue.start(self.clock.now())) is None:
+                    self._cv.wait(0.1)
+                if self._stop.is_set():
+                    return
+            (payload, waited, frame), queued = started
+            try:
+                self.emit(self.process(payload, waited + queued, frame))
+            except Exception:  # noqa: BLE001 -- a failing consumer must not stop the edge
+                log.exception("frame %d: handing back its result failed", payload.seq)
+            finally:
+                with self._cv:
+                    self.queue.finish()
+                    self._cv.notify()
+
+    # ---------------------------------------------------------------- pipeline
+    def process(self, payload: FeaturePayload, edge_wait: float = 0.0, frame: np.ndarray | None = None) -> Served:
+        """One payload through the pipeline: always a result, with ``error`` set when it was rejected."""
+        result = EdgeResult(payload.seq, payload.stamp_ns, payload.frame_id, payload.model, payload.split,
+                            edge_wait=edge_wait)
+        try:
+            prediction, result.decode_time, result.edge_compute = self.infer(payload, frame)
+        except EdgeError as exc:
+            result.error = str(exc)
+            return Served(result, None, frame, exc.kind)
+        if prediction.topk is not None:
+            result.topk_classes = tuple(prediction.topk.class_ids)
+            result.topk_scores = tuple(prediction.topk.scores)
+        names = self.model.class_names
+        result.detections = tuple(
+            ResultDetection(d.class_id, names[d.class_id] if d.class_id < len(names) else "", d.score, *d.box)
+            for d in prediction.detections or ())
+        return Served(result, prediction, frame)
+
+    def infer(self, payload: FeaturePayload, frame: np.ndarray | None = None) -> tuple[Prediction, float, float]:
+        """Open, decode, run the tail, post-process: (prediction, decode s, compute s); raises EdgeError."""
+        if payload.model != self.model.name:
+            raise EdgeError("model", f"{payload.model!r}, but this edge runs {self.model.name!r}")
+        view = memoryview(payload.payload).cast("B")
+        if payload.payload_bytes != len(view):
+            raise EdgeError("payload_bytes", f"says {payload.payload_bytes}, payload has {len(view)} bytes")
+        start = time.perf_counter()
+        if self.opener is not None:
+            try:
+                view = self.opener.open(view, seq=payload.seq, model=payload.model, split=payload.split,
+                                        codec=payload.codec)
+            except SealError as exc:
+                raise EdgeError("sealing", exc, exc.kind) from None
+        elif is_sealed(view):
+            raise EdgeError("sealing", "sealed payload but this edge has no key (set link.key_file to the "
+                                       "device's key file)", "no_key")
+        try:
+            tensors = self.model.decode_split(payload.split, view)
+        except CutError as exc:
+            raise EdgeError("split", exc) from None
+        except CodecError as exc:
+            raise EdgeError("payload", exc) from None
+        for name, tensor in tensors.items():  # would only turn into NaN scores or boxes downstream
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise EdgeError("payload", f"tensor {name!r} contains NaN or Inf")
+        decoded = time.perf_counter()
+        try:
+            output = self.model.splitter.run_edge({k: t.to(self.device) for k, t in tensors.items()}, payload.split)
+        except (RuntimeError, CutError) as exc:
+            raise EdgeError("payload", f"tensors do not fit split {payload.split!r}: {exc}") from None
+        output = output.cpu()
+        computed = time.perf_counter()
+        meta = None
+        if self.model.task == "detection":
+            height, width = frame.shape[:2] if frame is not None else self.frame_size[::-1]
+            meta = letterbox_info(width, height, self.model.input_size)
+        return self.model.postprocess(output, meta), decoded - start, computed - decoded
