@@ -1,6 +1,6 @@
 # scissor: build and test entry points.
 #
-#   make test      set up .venv (pinned deps, scissor_bringup, scissor_msgs) and run the test suite
+#   make test      set up .venv (pinned deps, scissor_bringup, scissor_msgs), run the lint gate and the test suite
 #   make testbed   set up .venv and run the live testbed on its embedded defaults (TESTBED_SECONDS=60), then a summary
 #
 # Housekeeping: `make clean` removes colcon's build/ install/ log/ (keeps .venv);
@@ -34,10 +34,10 @@ STAMP_REQS := $(VENV)/.scissor-requirements.stamp
 STAMP_BRINGUP := $(VENV)/.scissor-bringup.stamp
 STAMP_MSGS := $(VENV)/.scissor-msgs.stamp
 
-.PHONY: install test testbed clean distclean help
+.PHONY: install lint test testbed clean distclean help
 
 help:
-	@echo "make test     set up .venv and run the test suite (pytest; -m slow for long runs)"
+	@echo "make test     set up .venv, run the lint gate (ruff) and the test suite (pytest; -m slow for long runs)"
 	@echo "make testbed  set up .venv and run the live testbed for TESTBED_SECONDS (60) s, then print its summary"
 
 install: $(STAMP_REQS) $(STAMP_BRINGUP) $(STAMP_MSGS)
@@ -79,10 +79,14 @@ $(STAMP_MSGS): $(MSG_FILES) $(ROOT)/scissor_msgs/CMakeLists.txt $(ROOT)/scissor_
 
 # --- user-facing targets ------------------------------------------------------------
 
-test: install
+test: install lint
 	@cd $(ROOT) && set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; exit 1; fi; \
 	  exit $$rc
+
+# The lint gate (ruff.toml): style, import order and likely bugs, before any test runs.
+lint: install
+	cd $(ROOT) && $(VENV)/bin/ruff check --no-cache .
 
 testbed: install
 	cd $(ROOT) && $(VENV)/bin/scissor testbed --duration $(TESTBED_SECONDS)

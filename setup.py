@@ -1,9 +1,10 @@
 """scissor_bringup: the ament_python package at the repository root.
 
-It installs the pure-Python core (``scissor_core``), the node packages
-(``scissor_device``, ``scissor_edge``, ``scissor_agent``), the ``scissor`` command
-line and the ``ros2 run``-style node entry points. ``scissor_msgs`` is a separate
-ament_cmake package built with colcon (see the Makefile).
+It installs every Python package of the project, one layer each (docs/design.md §2): the ROS-free
+core (``scissor_core``), what nodes import from ROS (``scissor_ros``), the nodes (``scissor_device``,
+``scissor_edge``, ``scissor_agent``), orchestration (``scissor_bringup``) and the command line
+(``scissor_cli``), plus the ``scissor`` command and the ``ros2 run``-style node entry points.
+``scissor_msgs`` is a separate ament_cmake package built with colcon (see the Makefile).
 """
 from glob import glob
 
@@ -15,7 +16,8 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(
-        include=["scissor_core*", "scissor_ros*", "scissor_device*", "scissor_edge*", "scissor_agent*", "scissor_bringup*", "scissor_cli*"]
+        include=["scissor_core*", "scissor_ros*", "scissor_device*", "scissor_edge*", "scissor_agent*",
+                 "scissor_bringup*", "scissor_cli*"]
     ),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

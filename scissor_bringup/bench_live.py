@@ -64,6 +64,7 @@ def bench_agent(config_file: str, messages: int, rate: float) -> str:
     from scissor_core.runtime.costs import ModelProfile
     from scissor_core.runtime.queues import ObservedState
     from scissor_msgs.msg import QueueState, SplitDecision
+    from scissor_ros.messages import QUEUE_STATE, to_message
 
     config = load_config(config_file)
     profile = ModelProfile.load(default_profile_path(config, config.model.name))
@@ -101,9 +102,7 @@ def bench_agent(config_file: str, messages: int, rate: float) -> str:
         for seq in range(messages + warmup):
             if seq == warmup:
                 round_trips.clear()
-            msg = QueueState(seq=seq, local_queue=2, offload_queue=1, bandwidth_estimate=5e6, pending_work=0.8,
-                             pending_bytes=2e6, device_backlog=0.4, inflight_bytes=1e5, offload_bytes=1e6,
-                             candidates=candidates)
+            msg = to_message(QUEUE_STATE, state._replace(seq=seq), candidates=candidates)
             sent[seq] = time.perf_counter()
             publisher.publish(msg)
             next_at = sent[seq] + 1.0 / rate
@@ -153,7 +152,8 @@ def bench_link(config_file: str, frames: int, output: Path) -> tuple[str, dict[s
         runs[label] = run.outcomes
     metrics = {label: RunMetrics.of(outcomes) for label, outcomes in runs.items()}
     app, real = metrics["app-shaper"], metrics["netns-tc"]
-    rows = ["| link | frames | completed | bytes/frame | mean delay s | p50 s | p95 s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| link | frames | completed | bytes/frame | mean delay s | p50 s | p95 s |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for label, m in metrics.items():
         rows.append(f"| {label} | {m.frames} | {m.completed} | {m.mean_bytes:,.0f} | {m.mean_delay:.3f} | "
                     f"{m.p50_delay:.3f} | {m.p95_delay:.3f} |")

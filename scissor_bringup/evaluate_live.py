@@ -29,16 +29,8 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from scissor_core.analysis.evaluate import (
-    A2C,
-    BASELINES,
-    ORACLE,
-    STAGES,
-    Evaluation,
-    evaluate,
-    latency_breakdown,
-    markdown_table,
-)
+from scissor_core.analysis.evaluate import (A2C, BASELINES, ORACLE, STAGES, Evaluation, evaluate, latency_breakdown,
+                                            markdown_table)
 from scissor_core.analysis.metrics import RunMetrics
 from scissor_core.config import ConfigError, ScissorConfig, load_config
 from scissor_core.policies.serving import default_policy_path, default_profile_path
@@ -261,7 +253,8 @@ def calibration_table(rows: Sequence[Mapping[str, object]]) -> str:
                       float(r[f"{attr}_rel_err"]) * 100.0]
         cells.append("yes" if r["within_goal"] else "no")
         body.append(cells)
-    return markdown_table(header, body) + "\n\n(data in MB/frame, drop rate in %, delay in s; err = (sim - live) / live)"
+    return (markdown_table(header, body)
+            + "\n\n(data in MB/frame, drop rate in %, delay in s; err = (sim - live) / live)")
 
 
 def stage_table(sim: Mapping[str, Evaluation], live: Mapping[str, Evaluation]) -> str:
@@ -322,12 +315,7 @@ def evaluate_live(scenario: Scenario, names: Sequence[str], output: Path, *, pro
     ``.md``, ``.png`` (the testbed's metrics, as ``scissor evaluate`` writes the simulator's),
     ``MODEL-sim.csv``, ``MODEL-calibration.csv`` and ``.png`` (simulator against testbed), and each run's
     ``runs/POLICY/outcomes.csv``, ``summary.md``, ``delay.png``."""
-    from scissor_core.analysis.evaluate import (
-        breakdown_table,
-        metrics_rows,
-        plot_bars,
-        write_rows,
-    )
+    from scissor_core.analysis.evaluate import breakdown_table, metrics_rows, plot_bars, write_rows
     from scissor_core.analysis.metrics import format_table
 
     names = check_policies(names)

@@ -58,27 +58,12 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from rosbags.interfaces import (
-    Connection,
-    Qos,
-    QosDurability,
-    QosHistory,
-    QosLiveliness,
-    QosReliability,
-    QosTime,
-)
+from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from sensor_msgs.msg import Image
 
 from scissor_core.config import load_config
-from scissor_msgs.msg import (
-    FeatureMap,
-    FrameOutcome,
-    InferenceResult,
-    LinkState,
-    QueueState,
-    SplitDecision,
-)
+from scissor_msgs.msg import FeatureMap, FrameOutcome, InferenceResult, LinkState, QueueState, SplitDecision
 from scissor_ros import cdr
 from scissor_ros.process import prepare_process
 from scissor_ros.topics import TOPIC_QOS, qos

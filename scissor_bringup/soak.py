@@ -4,8 +4,8 @@ reliability promise.
 Faults (``--faults all`` or a comma list):
 
 - ``edge``: the edge node is killed with SIGKILL (no goodbye on the DDS graph)
-  ``fault_every`` frames after the start or the last restart, stays down ``down`` seconds (longer than the Fast DDS lease,
-  so the device notices), and is started again;
+  ``fault_every`` frames after the start or the last restart, stays down ``down`` seconds (longer than the
+  Fast DDS lease, so the device notices), and is started again;
 - ``agent``: the same for the agent (the device's fallback policy decides meanwhile);
   edge and agent faults alternate when both are chosen;
 - ``link``: the link trace collapses to 0 B/s for ``outage`` seconds every

@@ -117,12 +117,7 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     link = follower = None
     prefixes: dict[str, list[str]] = {}
     if netns:
-        from scissor_bringup.netns import (
-            UNSHAPED,
-            NetnsLink,
-            TraceFollower,
-            check_available,
-        )
+        from scissor_bringup.netns import UNSHAPED, NetnsLink, TraceFollower, check_available
 
         check_available()
         config = load_config(config_file)

@@ -1,21 +1,18 @@
-"""``scissor bench ...``: benchmarks that print measured figures (split, codec, sim, train, transport, link, testbed, agent)."""
+"""``scissor bench ...``: benchmarks that print measured figures.
+
+split, codec, sim, train (offline); transport, link, testbed, agent (over DDS, live nodes).
+"""
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
 
-from scissor_cli.common import (
-    PAPER_HELP,
-    add_common,
-    add_simulation_options,
-    config_of,
-    keep_discovery_local,
-    model_and_frame,
-    simulation_setup,
-)
-from scissor_core.config import DEFAULT_CONFIG, use_paper_agent
-from scissor_core.models.registry import DEVICE_ONLY, MODEL_NAMES
+from scissor_cli.common import (PAPER_HELP, add_common, add_config_options, add_live_bench_options,
+                                add_progress_option, add_simulation_options, config_of, keep_discovery_local,
+                                model_and_frame, simulation_setup)
+from scissor_core.config import use_paper_agent
+from scissor_core.models.registry import DEVICE_ONLY
 
 
 def cmd_bench_split(args: argparse.Namespace) -> int:
@@ -160,7 +157,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed warm-up rounds (default 2)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--goal", type=float, default=1.02, help="ratio to flag as over goal (default 1.02)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.set_defaults(func=cmd_bench_split)
     p = bench_sub.add_parser("codec", help="bytes, encode/decode time and output error of each wire codec",
                              description="For each split and codec: mean bytes per frame, median encode/decode "
@@ -171,7 +168,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--splits", help="comma-separated splits (default: every candidate but 'last')")
     p.add_argument("--codecs", help="comma-separated codec labels, e.g. raw,fp16,int8-per_channel+zstd,jpeg-q75 "
                                     "(default: profile.codecs of the config)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.set_defaults(func=cmd_bench_codec)
     p = bench_sub.add_parser("sim", help="simulator throughput: simulated frames per second",
                              description="Run the discrete-event simulator with fixed policies on a constant and "
@@ -189,7 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", type=Path, help="profile (default config/profiles/MODEL-paper.json)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--paper", action="store_true", help=PAPER_HELP)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.set_defaults(func=cmd_bench_train)
     p = bench_sub.add_parser("transport", help="FeatureMap throughput over DDS against a TCP socket (loopback)",
                              description="Send FeatureMaps of each size device -> edge between two processes over "
@@ -207,7 +204,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="bound on one configuration in s (default 120)")
     p.add_argument("--malloc-reuse", type=int, metavar="BYTES",
                    help="glibc heap reuse threshold of every process (default: ros.malloc_reuse_bytes; 0 = off)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress lines")
+    add_progress_option(p)
     p.add_argument("--seal-sizes", default="1,20",
                    help="comma-separated payload sizes in MB whose seal+open cost (link.key_file) is measured "
                         "(default 1,20; empty = skip)")
@@ -218,30 +215,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "shaper on loopback, then with the edge in another network namespace "
                                          "behind a veth link shaped by tc following the same trace; print delay "
                                          "figures of both and their relative difference (goal: within 10%).")
-    p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model (default alexnet)")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="base YAML configuration")
+    add_live_bench_options(p)
     p.add_argument("--trace", default="const:1MB", help="bandwidth trace of both runs (default const:1MB)")
     p.add_argument("--policy", default="fixed:conv2", help="policy the agent serves (default fixed:conv2)")
     p.add_argument("--frames", type=int, default=40, help="camera frames per run (default 40)")
     p.add_argument("--interval", type=float, default=0.5, help="camera interval in s (default 0.5)")
     p.add_argument("--output", type=Path, default=Path("results/bench-link"), help="output folder")
-    p.set_defaults(func=cmd_bench_link, verbose=False)
+    p.set_defaults(func=cmd_bench_link)
     p = bench_sub.add_parser("testbed", help="live testbed: measured delay over the ideal (compute + bytes/rate)",
                              description="Run the live testbed at a light load (queues stay empty) and compare "
                                          "each completed frame's total delay with local compute + bytes / link "
                                          "rate + edge compute; prints the median overhead per split (goal <= 5%).")
-    p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model (default alexnet)")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="base YAML configuration")
+    add_live_bench_options(p)
     p.add_argument("--duration", type=float, default=40.0, help="seconds of testbed (default 40)")
     p.add_argument("--interval", type=float, default=0.5, help="camera interval in s (default 0.5: no queueing)")
     p.add_argument("--policy", default="round-robin", help="policy the agent serves (default round-robin)")
     p.add_argument("--output", type=Path, default=Path("results/bench-testbed"), help="output folder")
-    p.set_defaults(func=cmd_bench_testbed, verbose=False)
+    p.set_defaults(func=cmd_bench_testbed)
     p = bench_sub.add_parser("agent", help="agent decision latency over DDS and the policy's forward pass",
                              description="Start agent_node, publish QueueState messages from this process and "
                                          "time each SplitDecision's return (p50/p99, goal p99 <= 2 ms), and time "
                                          "the policy's decide() in-process (goal <= 100 us).")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration (agent.policy, model)")
+    add_config_options(p, "YAML configuration (agent.policy, model)", overridable=False)
     p.add_argument("--messages", type=int, default=500, help="timed decisions (default 500)")
     p.add_argument("--rate", type=float, default=50.0, help="QueueState messages per second (default 50)")
-    p.set_defaults(func=cmd_bench_agent, overrides=[], weights=None, input_size=None, verbose=False)
+    p.set_defaults(func=cmd_bench_agent)

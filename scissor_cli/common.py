@@ -17,34 +17,54 @@ PAPER_HELP = ("train A2C with the paper's learner settings (batch 5 every 5 from
               "bonus or advantage normalisation, the paper's 5-value state, patience 50)")
 
 
+def add_config_options(p: argparse.ArgumentParser, config_help: str = "YAML configuration file",
+                       overridable: bool = True) -> None:
+    """``--config``, ``--set`` (unless the command hands the file itself to nodes: not ``overridable``)
+    and ``-v``: what every command that reads the config takes."""
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                   help=f"{config_help} (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")
+    if overridable:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one config value (YAML syntax for the value); repeatable")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+
+
+def add_progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
 def add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
+    """The model argument, the config options, ``--weights``, ``--input-size`` and ``--scene-seed``."""
     if model:
         p.add_argument("model", nargs="?", choices=MODEL_NAMES,
                        help="model to work on (default: model.name of the config, yolov3)")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                   help=f"YAML configuration file (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override one config value (YAML syntax for the value); repeatable")
+    add_config_options(p)
     p.add_argument("--weights", help="weight file (state_dict .pt/.pth, or Darknet .weights for yolov3); "
                                      "overrides model.weights; without one a seeded random init is used")
     p.add_argument("--input-size", type=int, help="network input side in pixels (multiple of 32)")
-    p.add_argument("--scene-seed", type=int, default=0, help="seed of the synthetic traffic scene whose first frame is the input")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.add_argument("--scene-seed", type=int, default=0,
+                   help="seed of the synthetic traffic scene whose first frame is the input")
+
+
+def add_live_bench_options(p: argparse.ArgumentParser) -> None:
+    """The model argument (default alexnet) and the base config of a benchmark on the live testbed."""
+    p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model (default alexnet)")
+    add_config_options(p, "base YAML configuration", overridable=False)
 
 
 def config_of(args: argparse.Namespace) -> ScissorConfig:
     """The config of a command: ``--config`` with ``--set``, the model argument, ``--weights``, ``--input-size``."""
     overrides = {}
-    for item in args.overrides:
+    for item in getattr(args, "overrides", []):
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
         overrides[key.strip()] = yaml.safe_load(value)
     if getattr(args, "model", None):
         overrides["model.name"] = args.model
-    if args.weights:
+    if getattr(args, "weights", None):
         overrides["model.weights"] = str(Path(args.weights).resolve())
-    if args.input_size:
+    if getattr(args, "input_size", None):
         overrides["model.input_size"] = args.input_size
     return load_config(args.config, overrides)
 
@@ -92,11 +112,7 @@ def add_simulation_options(p: argparse.ArgumentParser, frames: int | None, polic
     p.add_argument("--interval", type=float, help="frame interval in s (default: the paper's for the model)")
     p.add_argument("--timeout", type=float, help="queue timeout T in s (default: the paper's for the model)")
     p.add_argument("--seed", type=int, help="seed of arrivals and random-walk traces (default sim.seed)")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override one config value (YAML syntax for the value); repeatable")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    p.set_defaults(weights=None, input_size=None)
+    add_config_options(p)
 
 
 def keep_discovery_local() -> None:

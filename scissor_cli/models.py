@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scissor_cli.common import add_common, config_of, model_and_frame
+from scissor_cli.common import add_common, add_progress_option, config_of, model_and_frame
 from scissor_core.models.registry import DEVICE_ONLY, MODEL_NAMES, load_model
 
 
@@ -62,11 +62,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from scissor_core.analysis.profile import (
-        format_profile,
-        plot_profile,
-        profile_model,
-    )
+    from scissor_core.analysis.profile import format_profile, plot_profile, profile_model
 
     config, model, frame = model_and_frame(args)
     settings = config.profile
@@ -131,7 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device-slowdown", type=float, help="multiply device times (emulate a slower device)")
     p.add_argument("--edge-slowdown", type=float, help="multiply edge times (below 1: a faster edge)")
     p.add_argument("--output", type=Path, help="profile JSON path (default: profiles/MODEL.json; PNG beside it)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.set_defaults(func=cmd_profile)
     p = sub.add_parser("calibrate", help="rescale a measured profile to a target device/edge speed (paper setting)",
                        description="Scale a measured profile's device and edge times by one factor each so that "
@@ -145,4 +141,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--factors-from", type=Path,
                    help="reuse the two slowdown factors of this calibrated profile (same device and edge hardware)")
     p.add_argument("--output", type=Path, help="calibrated profile (default config/profiles/MODEL-paper.json)")
-    p.set_defaults(func=cmd_calibrate, verbose=False)
+    p.set_defaults(func=cmd_calibrate)

@@ -6,24 +6,14 @@ from pathlib import Path
 
 import yaml
 
-from scissor_cli.common import (
-    PAPER_HELP,
-    add_simulation_options,
-    config_of,
-    log,
-    simulation_setup,
-)
-from scissor_core.config import DEFAULT_CONFIG, ConfigError, use_paper_agent
+from scissor_cli.common import (PAPER_HELP, add_config_options, add_progress_option, add_simulation_options,
+                                config_of, log, simulation_setup)
+from scissor_core.config import ConfigError, use_paper_agent
 from scissor_core.models.registry import MODEL_NAMES
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from scissor_core.analysis.metrics import (
-        RunMetrics,
-        format_table,
-        per_split,
-        plot_run,
-    )
+    from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
     from scissor_core.policies import make_policy
     from scissor_core.runtime.outcome import write_csv
     from scissor_core.runtime.traces import parse_trace
@@ -83,20 +73,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from scissor_core.analysis.evaluate import (
-        A2C,
-        ALL_POLICIES,
-        CLAIRVOYANT,
-        breakdown_table,
-        clairvoyant_reference,
-        evaluate,
-        improvements,
-        markdown_table,
-        metrics_rows,
-        oracle_gaps,
-        plot_bars,
-        write_rows,
-    )
+    from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, CLAIRVOYANT, breakdown_table,
+                                                clairvoyant_reference, evaluate, improvements, markdown_table,
+                                                metrics_rows, oracle_gaps, plot_bars, write_rows)
     from scissor_core.analysis.metrics import format_table
     from scissor_core.policies.serving import default_policy_path
 
@@ -116,7 +95,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = profile.model
     policy_file = args.policy_file or default_policy_path(config, model)
     seeds = [config.sim.seed + i for i in range(args.seeds)]
-    print(f"# {model}: profile {args.profile}; trace {config.link.trace}, interval {config.sim.interval_for(model):g} s, "
+    print(f"# {model}: profile {args.profile}; trace {config.link.trace}, "
+          f"interval {config.sim.interval_for(model):g} s, "
           f"T {config.queues.timeout_for(model):g} s, w {config.reward.w:g}, F {config.reward.drop_penalty:g}; "
           f"{config.sim.frames} frames x seeds {seeds}" + (f"; a2c from {policy_file}" if A2C in names else ""))
     evaluations = evaluate(config, profile, names, seeds, config.sim.frames, policy_file,
@@ -136,19 +116,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     stem = args.output / model
     written = [write_rows(metrics_rows({"model": model}, evaluations), stem.with_suffix(".csv"))]
     stem.with_suffix(".md").write_text("\n".join(text) + "\n")
-    written += [stem.with_suffix(".md"), plot_bars({model: summaries}, stem.with_suffix(".png"), f"{model}: every policy")]
+    written += [stem.with_suffix(".md"),
+                plot_bars({model: summaries}, stem.with_suffix(".png"), f"{model}: every policy")]
     print(f"wrote {', '.join(map(str, written))}")
     return 0
 
 
 def evaluate_live_command(args: argparse.Namespace) -> int:
     """``scissor evaluate --live``: scissor_bringup/evaluate_live.py (imports rclpy: only here)."""
-    from scissor_bringup.evaluate_live import (
-        LIVE_POLICIES,
-        check_policies,
-        evaluate_live,
-        scenario_config,
-    )
+    from scissor_bringup.evaluate_live import LIVE_POLICIES, check_policies, evaluate_live, scenario_config
 
     config = config_of(args)  # --set, --model: refuse a bad config before any node starts
     model = config.model.name
@@ -212,7 +188,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, help="policy file (default RESULTS/MODEL/policy.pt)")
     p.add_argument("--results", type=Path, default=Path("results/train"),
                    help="folder for the reward curves (default results/train)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_progress_option(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="every policy (a2c from a policy file + baselines) on the same traces/seeds",
                        description="Run every policy on the same arrivals, trace and seeds; print the metrics "
@@ -223,7 +199,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                      "config/policies/MODEL.pt)")
     p.add_argument("--seeds", type=int, default=5, help="seeds sim.seed .. sim.seed+N-1 (arrivals, trace) (default 5)")
     p.add_argument("--output", type=Path, help="folder (default results/evaluate, with --live results/evaluate-live)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.add_argument("--live", action="store_true",
                    help="run each policy on the live testbed (not the oracle) on the same frames and trace, one "
                         "frame per --interval, then the simulator on the same scenario: writes the metrics and "
@@ -250,9 +226,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-seeds", type=int, default=5, help="A2C training seeds, median kept (default 5)")
     p.add_argument("--episodes", type=int, help="maximum training episodes (default agent.episodes)")
     p.add_argument("--episode-frames", type=int, help="frames per training episode (default agent.episode_frames)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override one config value (YAML syntax for the value); repeatable")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    p.set_defaults(func=cmd_experiment, weights=None, input_size=None)
+    add_progress_option(p)
+    add_config_options(p)
+    p.set_defaults(func=cmd_experiment)

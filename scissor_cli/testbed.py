@@ -5,13 +5,9 @@ import argparse
 import functools
 from pathlib import Path
 
-from scissor_cli.common import (
-    add_common,
-    config_of,
-    keep_discovery_local,
-    testbed_exit_code,
-)
-from scissor_core.config import DEFAULT_CONFIG, ConfigError
+from scissor_cli.common import (add_common, add_config_options, add_progress_option, config_of, keep_discovery_local,
+                                testbed_exit_code)
+from scissor_core.config import ConfigError
 
 
 def cmd_testbed(args: argparse.Namespace) -> int:
@@ -121,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "seconds or Ctrl-C, then print the summary (frames, completed, drops by "
                                    "reason, delays, bytes/frame, system cost, per split, node memory) and write "
                                    "outcomes.csv, summary.md and delay.png.")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration of every node")
+    add_config_options(p, "YAML configuration of every node", overridable=False)
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--policy", help="policy the agent serves (default agent.policy: a2c)")
     p.add_argument("--max-frames", type=int, default=0, help="camera frames to publish (default: no limit)")
@@ -143,7 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--netns", action="store_true",
                    help="edge in its own network namespace behind a veth link shaped by tc following link.trace "
                         "(root only; see scissor_bringup/netns.py)")
-    p.set_defaults(func=cmd_testbed, overrides=[], weights=None, input_size=None, verbose=False)
+    p.set_defaults(func=cmd_testbed)
     p = sub.add_parser("replay", help="replay a rosbag2's camera frames through the live testbed",
                        description="Run the live testbed (as 'scissor testbed') with the camera publishing the "
                                    "frames of a rosbag2 folder (sqlite3 or MCAP; sensor_msgs/Image in rgb8, bgr8, "
@@ -158,9 +154,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=float,
                    help=f"seconds to run at most (default: {REPLAY_STARTUP:g} s of start-up + the replay's "
                         "length); the run stops earlier once every frame has its outcome")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="YAML configuration of every node")
+    add_config_options(p, "YAML configuration of every node", overridable=False)
     p.add_argument("--output", type=Path, default=Path("results/replay"), help="output folder")
-    p.set_defaults(func=cmd_replay, overrides=[], weights=None, input_size=None, verbose=False)
+    p.set_defaults(func=cmd_replay)
     p = sub.add_parser("soak", help="long testbed run with injected faults; checks every frame has one outcome",
                        description="Run the live testbed for --frames camera frames while killing and restarting "
                                    "the edge and the agent, collapsing the link, bursting the camera and "
@@ -170,22 +166,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.add_argument("--frames", type=int, default=10_000, help="camera frames (default 10000)")
     p.add_argument("--faults", default="all", help="all, none or a comma list of edge,agent,link,burst,duplicates")
-    p.add_argument("--fault-every", type=int, default=200, help="frames from the start or the last restart to the next node kill (default 200)")
+    p.add_argument("--fault-every", type=int, default=200,
+                   help="frames from the start or the last restart to the next node kill (default 200)")
     p.add_argument("--down", type=float, default=6.0, help="seconds a killed node stays down (default 6)")
     p.add_argument("--interval", type=float, default=0.1, help="seconds between camera frames (default 0.1)")
     p.add_argument("--max-rss-growth", type=float, default=0.10,
                    help="largest allowed memory growth of camera and device over the run (default 0.10)")
     p.add_argument("--namespace", default="", help="namespace of every topic")
     p.add_argument("--output", type=Path, default=Path("results/soak"), help="output folder")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.set_defaults(func=cmd_soak)
     p = sub.add_parser("netns-cleanup", help="delete network namespaces left by crashed `scissor testbed --netns` runs",
                        description="Delete the namespaces scissor-dev-PID / scissor-edge-PID whose scissor process "
                                    "no longer runs (their veth ends go with them). Touches nothing else; idempotent.")
-    p.set_defaults(func=cmd_netns_cleanup, verbose=False)
+    p.set_defaults(func=cmd_netns_cleanup)
     p = sub.add_parser("keygen", help="write a new key file for payload sealing (link.key_file)",
                        description="Write 32 random bytes as 64 hex digits to PATH with mode 0600 (an existing "
                                    "file is never overwritten). Device and edge given the same file with "
                                    "link.key_file seal and open every feature payload with AES-256-GCM.")
     p.add_argument("path", type=Path, metavar="PATH", help="key file to create")
-    p.set_defaults(func=cmd_keygen, verbose=False)
+    p.set_defaults(func=cmd_keygen)

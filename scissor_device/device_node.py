@@ -22,8 +22,8 @@ from scissor_core.runtime.device import DeviceRuntime
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.records import FeaturePayload
 from scissor_core.sources.imaging import parse_frame_id
-from scissor_msgs.msg import FeatureMap, FrameOutcome as FrameOutcomeMsg
-from scissor_msgs.msg import InferenceResult, LinkState, QueueState, SplitDecision
+from scissor_msgs.msg import FeatureMap, InferenceResult, LinkState, QueueState, SplitDecision
+from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 from scissor_ros.diagnostics import Diagnostics
 from scissor_ros.images import image_to_bgr
 from scissor_ros.messages import (DECISION, LINK_STATE, OUTCOME, QUEUE_STATE, RESULT, feature_map_cdr, from_message,

@@ -28,12 +28,7 @@ from scissor_core.sources.recent_frames import RecentFrames
 from scissor_msgs.msg import FeatureMap, InferenceResult
 from scissor_ros.diagnostics import Diagnostics
 from scissor_ros.images import bgr_to_image, image_to_bgr
-from scissor_ros.messages import (
-    RESULT,
-    feature_payload_from_cdr,
-    header_stamp_ns,
-    to_message,
-)
+from scissor_ros.messages import RESULT, feature_payload_from_cdr, header_stamp_ns, to_message
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import publisher, subscription

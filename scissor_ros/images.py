@@ -10,12 +10,7 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from scissor_core.sources.imaging import (
-    ImageFields,
-    compressed_to_bgr,
-    from_bgr,
-    to_bgr,
-)
+from scissor_core.sources.imaging import ImageFields, compressed_to_bgr, from_bgr, to_bgr
 from scissor_ros.messages import uint8_array
 
 

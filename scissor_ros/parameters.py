@@ -11,13 +11,7 @@ from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from scissor_core.config import (
-    DEFAULT_CONFIG,
-    ScissorConfig,
-    field_docs,
-    from_dict,
-    load_config,
-)
+from scissor_core.config import DEFAULT_CONFIG, ScissorConfig, field_docs, from_dict, load_config
 
 _PARAM_TYPES: dict[Any, int] = {
     bool: ParameterType.PARAMETER_BOOL,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+import yaml
 
 from scissor_core.config import ScissorConfig
 from scissor_core.runtime.clock import Clock
@@ -14,6 +15,8 @@ from scissor_core.runtime.edge import EdgeRuntime, Served
 from scissor_core.runtime.records import FeaturePayload
 from scissor_core.sources.scene import TrafficScene
 
+CAMERA_SEED = 5
+"""Seed of the synthetic scene the testbed tests' camera shows."""
 PATIENCE = 120.0
 """Seconds a test waits for work running in threads or processes: a bound that only a hung test reaches,
 however loaded the machine (every timing a test asserts runs on an injected clock instead)."""
@@ -39,6 +42,28 @@ def small_config(name: str, input_size: int | None = None) -> ScissorConfig:
     config.model.name = name
     config.model.input_size = input_size or (128 if name == "yolov3" else None)
     return config
+
+
+@pytest.fixture
+def domain(monkeypatch):
+    """A ROS domain of the test's own, set in the environment of the test and the nodes it starts."""
+    from ros_graph import ros_env, unique_domain_id
+
+    domain_id = unique_domain_id()
+    for key, value in ros_env(domain_id).items():
+        monkeypatch.setenv(key, value)
+    return domain_id
+
+
+def write_config(tmp_path, **sections) -> str:
+    """A testbed config for AlexNet: a fast camera of a known seed, the outcome log in tmp_path."""
+    data = {"model": {"name": "alexnet"}, "camera": {"interval": 0.12, "seed": CAMERA_SEED},
+            "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
+    for section, body in sections.items():
+        data.setdefault(section, {}).update(body)
+    path = tmp_path / "testbed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = PATIENCE) -> bool:

@@ -1,8 +1,7 @@
 """Hand-made profiles for the simulator and policy tests (no model runs)."""
 from __future__ import annotations
 
-from scissor_core.runtime.costs import CutProfile, ModelProfile
-from scissor_core.runtime.costs import TimingStats
+from scissor_core.runtime.costs import CutProfile, ModelProfile, TimingStats
 
 # split: (device s, edge s, raw bytes); "0" also has jpeg bytes, "last" the result size.
 TOY = {

@@ -138,8 +138,8 @@ def test_normaliser_floors_constant_features_and_clips():
     from scissor_core.policies.a2c import STATE_CLIP, RunningNormaliser
 
     norm = RunningNormaliser()
-    for l in range(10):
-        norm.update(np.array([float(l % 3), 0.0, 5.0, 0.5, 1.0]))  # b_hat never varies
+    for k in range(10):
+        norm.update(np.array([float(k % 3), 0.0, 5.0, 0.5, 1.0]))  # b_hat never varies
     assert norm.std[2] == pytest.approx(0.1)  # floored in MB/s, not ~0
     x = norm(np.array([1.0, 0.0, 1.0, 0.5, 1.0]))  # the link dropped to 1 MB/s at serving time
     assert np.all(np.abs(x) <= STATE_CLIP) and x[2] == -STATE_CLIP

@@ -11,9 +11,9 @@ import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from scissor_core.config import CameraConfig
 from scissor_core.sources.bags import COMPRESSED, IMAGE, BagError, BagSource
 from scissor_core.sources.camera import open_source
-from scissor_core.config import CameraConfig
 from scissor_core.sources.imaging import ENCODINGS, from_bgr, to_bgr
 from scissor_core.sources.scene import TrafficScene
 
@@ -176,9 +176,10 @@ def test_replay_refuses_a_talker_bag_before_starting_nodes(capsys):
 
 @pytest.mark.timeout(150)
 def test_replay_runs_the_testbed_with_one_outcome_per_frame(tmp_path, monkeypatch):
-    from ros_graph import ros_env, unique_domain_id
     from scissor_cli.main import main
     from scissor_core.runtime.outcome import read_csv
+
+    from ros_graph import ros_env, unique_domain_id
 
     for key, value in ros_env(unique_domain_id()).items():
         monkeypatch.setenv(key, value)
@@ -209,9 +210,10 @@ def test_camera_node_replays_at_the_recorded_timing_and_stops_at_a_bad_message(t
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image as RosImage
 
-    from ros_graph import graph_node, node_process, unique_domain_id
-    from scissor_ros.images import image_to_bgr
     from scissor_core.sources.imaging import parse_frame_id
+    from scissor_ros.images import image_to_bgr
+
+    from ros_graph import graph_node, node_process, unique_domain_id
 
     written = frames(count=3, width=64, height=48)
     gaps_ns = [0, 100_000_000, 500_000_000]  # uneven: 0.1 s, then 0.4 s

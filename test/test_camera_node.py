@@ -7,10 +7,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from ros_graph import node_process, graph_node, unique_domain_id
-from scissor_ros.images import image_to_bgr
 from scissor_core.sources.imaging import parse_frame_id
 from scissor_core.sources.scene import TrafficScene
+from scissor_ros.images import image_to_bgr
+
+from ros_graph import graph_node, node_process, unique_domain_id
 
 
 @pytest.mark.timeout(90)

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from scissor_core.sources.camera import CaptureSource, FolderSource, SceneSource, open_source
 from scissor_core.config import CameraConfig, ConfigError
+from scissor_core.sources.camera import CaptureSource, FolderSource, SceneSource, open_source
 from scissor_core.sources.scene import TrafficScene
 
 

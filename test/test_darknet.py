@@ -13,30 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from scissor_core.models.darknet import (FX_LEAF_MODULES, Darknet, DarknetCfgError, DarknetConv, DarknetWeightsError,
+                                         Route, Shortcut, YoloLayer, build_yolov3, load_darknet_weights, parse_cfg,
+                                         save_darknet_weights)
+from scissor_core.models.detection import (Detection, LetterboxInfo, average_precision_50, iou, letterbox,
+                                           load_class_names, postprocess)
 from scissor_core.models.graph import ScissorTracer
-from scissor_core.models.darknet import (
-    FX_LEAF_MODULES,
-    Darknet,
-    DarknetCfgError,
-    DarknetConv,
-    DarknetWeightsError,
-    Route,
-    Shortcut,
-    YoloLayer,
-    build_yolov3,
-    load_darknet_weights,
-    parse_cfg,
-    save_darknet_weights,
-)
-from scissor_core.models.detection import (
-    Detection,
-    LetterboxInfo,
-    average_precision_50,
-    iou,
-    letterbox,
-    load_class_names,
-    postprocess,
-)
 
 MODELS = Path(__file__).resolve().parents[1] / "config" / "models"
 YOLOV3_CFG = MODELS / "yolov3.cfg"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import InProcessEdge, ManualClock, small_config, wait_for
 from scissor_core.models.registry import load_model
 from scissor_core.policies.baselines import FixedSplit
 from scissor_core.runtime.costs import SplitCosts
@@ -20,6 +19,8 @@ from scissor_core.runtime.traces import parse_trace
 from scissor_core.sources.imaging import ImageError
 from scissor_core.sources.scene import TrafficScene
 from scissor_core.wire.codec import CodecSpec, describe
+
+from conftest import InProcessEdge, ManualClock, small_config, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +291,7 @@ def test_an_overloaded_edge_whose_results_come_late_is_not_away(alexnet, edge_of
     scene = TrafficScene(seed=9)
     for seq in range(2):
         decide(runtime, seq, scene.frame(seq), "conv5")
-        assert wait_for(lambda: len(edge.received) == seq + 1)
+        assert wait_for(lambda n=seq + 1: len(edge.received) == n)
         runtime.clock.advance(0.21)
         runtime.poll()
         assert len(outcomes) == seq + 1
@@ -336,6 +337,7 @@ def test_from_config_wires_the_config_and_profile(alexnet, edge_of, tmp_path):
     """DeviceRuntime.from_config: the config's codec, trace, T and deadlines, the profile's slowdown, the
     outcome log, and the sealer when link.key_file is set."""
     from scissor_core.wire.sealing import write_key
+
     from simhelpers import toy_profile
 
     config = small_config("alexnet")

@@ -7,11 +7,12 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import ManualClock, small_config, wait_for
 from scissor_core.models.registry import load_model
 from scissor_core.runtime.edge import EdgeError, EdgeQueue, EdgeRuntime
 from scissor_core.runtime.records import FeaturePayload
 from scissor_core.wire.codec import CodecSpec
+
+from conftest import ManualClock, small_config, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,14 @@ import pytest
 import torch
 from sensor_msgs.msg import Image
 
+from scissor_core.models.registry import load_model
+from scissor_core.wire.codec import CodecSpec, encode
+from scissor_msgs.msg import FeatureMap, InferenceResult
+from scissor_ros.messages import uint8_array
+from scissor_ros.topics import publisher, qos
+
 from conftest import small_config
 from ros_graph import graph_node, node_process, stop, unique_domain_id
-from scissor_ros.topics import publisher, qos
-from scissor_ros.messages import uint8_array
-from scissor_core.wire.codec import CodecSpec, encode
-from scissor_core.models.registry import load_model
-from scissor_msgs.msg import FeatureMap, InferenceResult
 
 SPLITS = ["0", "conv2", "conv5", "fc1", "last"]
 

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from scissor_bringup.evaluate_live import (
-    LIVE_POLICIES, POLICY_CODECS, calibration_rows, calibration_table, check_policies, relative_error, structural_notes,
-)
+from scissor_bringup.evaluate_live import (LIVE_POLICIES, POLICY_CODECS, calibration_rows, calibration_table,
+                                           check_policies, relative_error, structural_notes)
 from scissor_core.analysis.evaluate import Evaluation
 from scissor_core.analysis.metrics import RunMetrics
-from test_testbed import domain, write_config  # noqa: F401 -- the per-test ROS domain fixture
+
+from conftest import write_config
 
 
 def metrics(delay: float, drop: float, cost: float, nbytes: float = 0.0) -> RunMetrics:
@@ -37,8 +37,8 @@ def test_the_oracle_cannot_run_live_and_all_means_the_causal_policies():
 
 def test_edge_only_jpeg_runs_the_testbed_in_the_codec_the_simulator_charges():
     from scissor_core.config import CodecConfig
-    from scissor_core.wire.codec import CodecSpec
     from scissor_core.policies import JPEG_CODEC
+    from scissor_core.wire.codec import CodecSpec
 
     settings = POLICY_CODECS["edge-only-jpeg"]
     codec = CodecConfig(encoding=settings["codec.encoding"], jpeg_quality=settings["codec.jpeg_quality"])
@@ -80,11 +80,11 @@ def test_structural_notes_name_the_stages_that_differ():
 
 @pytest.mark.timeout(240)
 def test_two_policies_live_on_the_same_bag_frames(tmp_path, domain):
-    from test_bags import IMAGE, START_NS, STEP_NS, image_msg, write_bag
-
     from scissor_cli.main import main
     from scissor_core.runtime.outcome import read_csv
     from scissor_core.sources.scene import TrafficScene
+
+    from test_bags import IMAGE, START_NS, STEP_NS, image_msg, write_bag
 
     frames = 10
     scene = TrafficScene(seed=5)

@@ -6,17 +6,16 @@ import math
 
 import pytest
 
-from scissor_core.analysis.calibrate import calibrate, calibrate_file
 from scissor_cli.main import main
-from scissor_core.config import CONFIG_DIR, ScissorConfig
+from scissor_core.analysis.calibrate import calibrate, calibrate_file
 from scissor_core.analysis.evaluate import (ALL_POLICIES, BASELINES, clairvoyant_reference, improvement,
-    improvements, oracle_gaps, run_policy)
+                                            improvements, oracle_gaps, run_policy)
 from scissor_core.analysis.experiments import EXPERIMENTS, MODELS
 from scissor_core.analysis.metrics import RunMetrics
+from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.runtime.costs import SplitCosts
-from scissor_core.runtime.costs import ModelProfile
-from scissor_core.runtime.costs import TimingStats
+from scissor_core.runtime.costs import ModelProfile, SplitCosts, TimingStats
+
 from simhelpers import toy_profile
 
 

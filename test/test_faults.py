@@ -3,20 +3,19 @@ bursts, duplicated / late / out-of-order results) keeps every frame's one outcom
 from __future__ import annotations
 
 import pytest
-
 from sensor_msgs.msg import Image
 
-from ros_graph import graph_node, node_process, stop, unique_domain_id
-from scissor_ros.topics import publisher, qos
-from scissor_ros.images import bgr_to_image
 from scissor_bringup.soak import FAULTS, SoakSettings, parse_faults, run_soak
 from scissor_core.runtime.device import EDGE_AWAY_POLICY
 from scissor_core.runtime.outcome import read_csv
 from scissor_core.sources.scene import TrafficScene
 from scissor_msgs.msg import FeatureMap, InferenceResult
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
+from scissor_ros.images import bgr_to_image
+from scissor_ros.topics import publisher, qos
 
-from test_testbed import domain, write_config  # noqa: F401 -- domain is a fixture
+from conftest import write_config
+from ros_graph import graph_node, node_process, stop, unique_domain_id
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -8,6 +8,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from scissor_core.config import ScissorConfig
 from scissor_core.simulation.gym_env import ScissorEnv
+
 from simhelpers import toy_profile
 
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scissor_core.sources.imaging import (ENCODINGS, ImageError, ImageFields, annotate, compressed_to_bgr,
-    frame_id_with_seq, from_bgr, parse_frame_id, to_bgr)
 from scissor_core.models.classification import TopK
 from scissor_core.models.detection import Detection
 from scissor_core.models.registry import Prediction
+from scissor_core.sources.imaging import (ENCODINGS, ImageError, ImageFields, annotate, compressed_to_bgr,
+                                          frame_id_with_seq, from_bgr, parse_frame_id, to_bgr)
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,8 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
             found.append((node.lineno, base))
             found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names
                       if layer_of(f"{base}.{alias.name}") is not None and layer_of(base) is not None]
@@ -108,7 +109,8 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path, monkeypatch):
     """A function-level import and a relative import are found (the test would pass vacuously otherwise)."""
     package = tmp_path / "scissor_core" / "runtime"
     package.mkdir(parents=True)
-    (package / "probe.py").write_text("def f():\n    from scissor_cli.main import main\n\nfrom ..analysis import metrics\n")
+    (package / "probe.py").write_text(
+        "def f():\n    from scissor_cli.main import main\n\nfrom ..analysis import metrics\n")
     monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
     found = [module for _, module in imported_modules(package / "probe.py")]
     assert "scissor_cli.main" in found and "scissor_core.analysis.metrics" in found

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scissor_core.wire.codec import CodecSpec, decode, encode
+from scissor_core.analysis.verify import verify_model
 from scissor_core.config import ConfigError
 from scissor_core.models.graph import CutError
 from scissor_core.models.registry import load_model
-from scissor_core.analysis.verify import verify_model
+from scissor_core.wire.codec import CodecSpec, decode, encode
 
 from conftest import small_config
 

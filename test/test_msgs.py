@@ -116,7 +116,7 @@ def test_msg_file_parses_with_rosbags(name):
 
 
 def _rosbags_typestore():
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
     types = {}

@@ -10,7 +10,7 @@ import pytest
 from scissor_bringup.netns import NetnsLink, cleanup_stale, list_namespaces
 from scissor_bringup.testbed_run import run_testbed
 
-from test_testbed import domain, write_config  # noqa: F401 -- domain is a fixture
+from conftest import write_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("tc") is None,
                                 reason="network namespaces and tc need root and iproute2")

@@ -8,13 +8,13 @@ import pytest
 from scissor_bringup.testbed_run import run_testbed_online
 from scissor_cli.main import main
 from scissor_core.config import load_config
-from scissor_core.simulation.online import MovingAverage, OnlineCurve, OnlineRewardLog, reward_log_path
-from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.runtime.costs import SplitCosts
 from scissor_core.policies.serving import default_profile_path
-from scissor_core.runtime.costs import ModelProfile
-from test_testbed import domain, write_config  # noqa: F401 -- domain is a fixture
+from scissor_core.runtime.costs import ModelProfile, SplitCosts
+from scissor_core.runtime.outcome import FrameOutcome
+from scissor_core.simulation.online import MovingAverage, OnlineCurve, OnlineRewardLog, reward_log_path
+
+from conftest import write_config
 
 
 def outcome(seq: int, reward: float, completed: bool = True) -> FrameOutcome:

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from scissor_core.config import REPO_ROOT
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, percentile
+from scissor_core.config import REPO_ROOT
 from scissor_core.runtime.outcome import OUTCOME_FIELDS, FrameOutcome, OutcomeTail, Reward, read_csv, write_csv
 
 R = Reward(w=1.0, drop_penalty=10.0)

@@ -4,24 +4,15 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import small_config
-from simhelpers import toy_profile
 
 from scissor_core.models.graph import INPUT
 from scissor_core.models.registry import load_model
-from scissor_core.policies import (
-    DDP,
-    Dads,
-    DagCosts,
-    Greedy,
-    SemiFixed,
-    SplitCosts,
-    heavy_load_cut,
-    make_policy,
-    min_cut,
-    predict_delay,
-)
+from scissor_core.policies import (DDP, Dads, DagCosts, Greedy, SemiFixed, SplitCosts, heavy_load_cut, make_policy,
+                                   min_cut, predict_delay)
 from scissor_core.runtime.queues import ObservedState
+
+from conftest import small_config
+from simhelpers import toy_profile
 
 PROFILE = toy_profile()
 COSTS = SplitCosts.from_profile(PROFILE)
@@ -119,7 +110,7 @@ def test_dads_min_cut_equals_brute_force_over_every_valid_cut(name):
         dag = DagCosts.from_graph(graph, device, edge, tensor_bytes)
         bandwidth = 1e6
 
-        def cost(cut) -> float:
+        def cost(cut, device=device, edge=edge, tensor_bytes=tensor_bytes, bandwidth=bandwidth) -> float:
             return (sum(device[v] for v in cut.device_nodes) + sum(edge[v] for v in cut.edge_nodes)
                     + sum(tensor_bytes[t] for t in cut.crossing) / bandwidth)
 

@@ -13,15 +13,14 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from scissor_ros import cdr
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.recorder import FEATURES_METADATA, RECORDED, RecordError, check_new_bag
 from scissor_bringup.testbed_run import run_testbed
-from scissor_core.sources.bags import BagSource
 from scissor_cli.main import main
+from scissor_core.sources.bags import BagSource
 from scissor_core.sources.imaging import parse_frame_id
 from scissor_core.sources.scene import TrafficScene
-from test_testbed import domain  # noqa: F401 - the fixture: a ROS domain of the test's own
+from scissor_ros import cdr
 
 FRAMES = 10
 SEED = 5

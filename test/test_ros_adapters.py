@@ -14,14 +14,14 @@ from rclpy.parameter import Parameter
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 
-from scissor_ros import cdr
-from scissor_ros.parameters import declare_config
-from scissor_ros.messages import uint8_array
-from scissor_ros.process import use_fastdds_profile
-from scissor_ros.images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
 from scissor_core.config import ConfigError, ScissorConfig
 from scissor_core.sources.imaging import ENCODINGS
 from scissor_msgs.msg import FeatureMap
+from scissor_ros import cdr
+from scissor_ros.images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
+from scissor_ros.messages import uint8_array
+from scissor_ros.parameters import declare_config
+from scissor_ros.process import use_fastdds_profile
 
 
 @pytest.fixture

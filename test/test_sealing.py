@@ -3,7 +3,6 @@ the replay window, key files, the device hook, and a fuzz test that only SealErr
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import stat
 
@@ -11,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scissor_core.wire import sealing
 from scissor_core.config import ConfigError, from_dict
+from scissor_core.wire import sealing
 from scissor_core.wire.sealing import (OVERHEAD, KeyFileError, Opener, Sealer, SealError, is_sealed, key_from_config,
-    load_key, write_key)
+                                       load_key, write_key)
 
 KEY = bytes(range(32))
 META = {"seq": 7, "model": "alexnet", "split": "conv2", "codec": "raw"}
@@ -280,7 +279,6 @@ def test_device_seals_after_encoding_and_the_real_edge_opens_or_rejects():
     """DeviceRuntime(sealer=...): the payload handed to send is sealed, and job.nbytes, bytes_sent and the
     outcome count the sealed size; the real EdgeRuntime with the key opens it, and a replayed payload gets
     an error result, which the device records as a decode_error drop."""
-    from conftest import InProcessEdge, ManualClock, small_config, wait_for
     from scissor_core.models.registry import load_model
     from scissor_core.policies.baselines import FixedSplit
     from scissor_core.runtime.costs import SplitCosts
@@ -289,6 +287,8 @@ def test_device_seals_after_encoding_and_the_real_edge_opens_or_rejects():
     from scissor_core.runtime.traces import parse_trace
     from scissor_core.sources.scene import TrafficScene
     from scissor_core.wire.codec import CodecSpec
+
+    from conftest import InProcessEdge, ManualClock, small_config, wait_for
 
     model = load_model(small_config("alexnet"))
     n = len(model.candidates)

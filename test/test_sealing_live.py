@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from test_edge_node import feature_map
+
+from scissor_core.models.registry import load_model
+from scissor_core.wire.codec import CodecSpec
+from scissor_core.wire.sealing import Sealer, load_key, write_key
+from scissor_msgs.msg import FeatureMap, InferenceResult
+from scissor_ros.topics import qos
 
 from conftest import small_config
 from ros_graph import graph_node, node_process, stop, unique_domain_id
-from scissor_ros.topics import qos
-from scissor_core.wire.codec import CodecSpec
-from scissor_core.models.registry import load_model
-from scissor_core.wire.sealing import Sealer, load_key, write_key
-from scissor_msgs.msg import FeatureMap, InferenceResult
-from test_edge_node import feature_map
 
 NO_KEY = "/nokey"
 """Namespace of the second edge, which runs without a key."""

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import pytest
-from simhelpers import toy_profile
 
 from scissor_cli.main import main
-from scissor_core.config import ScissorConfig
 from scissor_core.analysis.metrics import RunMetrics
-from scissor_core.runtime.outcome import Reward, read_csv
+from scissor_core.config import ScissorConfig
 from scissor_core.policies import POLICY_NAMES, FixedSplit, Policy, SplitCosts, make_policy
-from scissor_core.simulation.simulator import Simulator, arrival_times
+from scissor_core.runtime.outcome import Reward, read_csv
 from scissor_core.runtime.traces import ConstantTrace, PiecewiseTrace, parse_trace
+from scissor_core.simulation.simulator import Simulator, arrival_times
+
+from simhelpers import toy_profile
 
 PROFILE = toy_profile()
 

@@ -7,44 +7,22 @@ import signal
 import threading
 import time
 
-import pytest
 import torch
-import yaml
 
-from ros_graph import graph_node, ros_env, unique_domain_id
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.testbed import describe_testbed
 from scissor_core.config import load_config
 from scissor_core.models.classification import topk
 from scissor_core.models.registry import load_model
-from scissor_core.runtime.outcome import read_csv
 from scissor_core.policies.a2c import A2CPolicy
-from scissor_core.runtime.costs import SplitCosts
 from scissor_core.policies.serving import default_policy_path, default_profile_path
-from scissor_core.runtime.costs import ModelProfile
+from scissor_core.runtime.costs import ModelProfile, SplitCosts
+from scissor_core.runtime.outcome import read_csv
 from scissor_core.sources.scene import TrafficScene
 from scissor_msgs.msg import InferenceResult, QueueState, SplitDecision
 
-CAMERA_SEED = 5
-
-
-def write_config(tmp_path, **sections) -> str:
-    """A testbed config for AlexNet: a fast camera of a known seed, the outcome log in tmp_path."""
-    data = {"model": {"name": "alexnet"}, "camera": {"interval": 0.12, "seed": CAMERA_SEED},
-            "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
-    for section, body in sections.items():
-        data.setdefault(section, {}).update(body)
-    path = tmp_path / "testbed.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
-
-
-@pytest.fixture
-def domain(monkeypatch):
-    domain_id = unique_domain_id()
-    for key, value in ros_env(domain_id).items():
-        monkeypatch.setenv(key, value)
-    return domain_id
+from conftest import CAMERA_SEED, write_config
+from ros_graph import graph_node, unique_domain_id
 
 
 def run_nodes(config_file, nodes, duration, overrides=None, stop_when=None):

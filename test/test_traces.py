@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scissor_core.config import REPO_ROOT
 from scissor_core.runtime.traces import (BandwidthEstimator, ConstantTrace, MahimahiTrace, PiecewiseTrace,
-    TraceError, parse_rate, parse_trace)
+                                         TraceError, parse_rate, parse_trace)
 
 
 def test_constant_rate_finish_is_start_plus_bytes_over_rate():

@@ -5,6 +5,7 @@ from scissor_core.config import ScissorConfig
 from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.runtime.costs import SplitCosts
 from scissor_core.simulation.train import TrainRun, summarise, train, write_curves
+
 from simhelpers import toy_profile
 
 

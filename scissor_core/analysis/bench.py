@@ -40,7 +40,7 @@ def bench_split(model: VisionModel, x: torch.Tensor, runs: int = 10, warmup: int
                           disable=not progress):
             device, edge = model.splitter.parts(split)
 
-            def run_split() -> None:
+            def run_split(device=device, edge=edge) -> None:
                 edge(*device(x))
 
             def run_full() -> None:

@@ -37,24 +37,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from scissor_core.analysis.evaluate import (
-    A2C,
-    ALL_POLICIES,
-    IMPROVEMENT_METRICS,
-    STAGES,
-    Evaluation,
-    breakdown_table,
-    clairvoyant_reference,
-    evaluate,
-    improvements,
-    markdown_table,
-    metrics_rows,
-    oracle_gaps,
-    plot_bars,
-    plot_breakdown,
-    plot_values,
-    write_rows,
-)
+from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, IMPROVEMENT_METRICS, STAGES, Evaluation,
+                                            breakdown_table, clairvoyant_reference, evaluate, improvements,
+                                            markdown_table, metrics_rows, oracle_gaps, plot_bars, plot_breakdown,
+                                            plot_values, write_rows)
 from scissor_core.analysis.metrics import RunMetrics, format_table
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY

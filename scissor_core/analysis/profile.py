@@ -65,18 +65,19 @@ def profile_model(model: VisionModel, frame_bgr: np.ndarray, settings: ProfileCo
         input_size=model.input_size,
         settings=asdict(settings),
         machine=_machine(),
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         full_forward=full,
     )
     splitter = model.splitter
     for split in tqdm(model.candidates, desc=f"profile {model.name}", unit="split", disable=not progress):
         device, edge = splitter.parts(split)
         with torch_threads(settings.device_threads):
-            device_samples = time_call(lambda: device(x), settings.runs, settings.warmup)
+            device_samples = time_call(lambda device=device: device(x), settings.runs, settings.warmup)
             sent = splitter.run_device(x, split)
         with torch_threads(settings.edge_threads):
             edge_inputs = [sent[t] for t in model.cut(split).crossing]
-            edge_samples = time_call(lambda: edge(*edge_inputs), settings.runs, settings.warmup)
+            edge_samples = time_call(lambda edge=edge, inputs=edge_inputs: edge(*inputs), settings.runs,
+                                     settings.warmup)
         device_stats, edge_stats = TimingStats.of(device_samples), TimingStats.of(edge_samples)
         profile.cuts.append(CutProfile(
             split=split,

@@ -1,4 +1,7 @@
-"""Small timing helpers shared by the profiler and the benchmarks (their summary is :class:`~scissor_core.runtime.costs.TimingStats`)."""
+"""Small timing helpers shared by the profiler and the benchmarks.
+
+Their summary is :class:`~scissor_core.runtime.costs.TimingStats`, which profiles store.
+"""
 from __future__ import annotations
 
 import contextlib

@@ -21,20 +21,9 @@ from torch import nn
 
 from scissor_core.config import ConfigError, ModelConfig, ScissorConfig
 from scissor_core.models.alexnet import AlexNet
-from scissor_core.models.classification import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    TopK,
-    imagenet_preprocess,
-    topk,
-)
+from scissor_core.models.classification import IMAGENET_MEAN, IMAGENET_STD, TopK, imagenet_preprocess, topk
 from scissor_core.models.darknet import FX_LEAF_MODULES, build_yolov3
-from scissor_core.models.detection import (
-    Detection,
-    LetterboxInfo,
-    letterbox,
-    postprocess,
-)
+from scissor_core.models.detection import Detection, LetterboxInfo, letterbox, postprocess
 from scissor_core.models.graph import Cut, CutError, SplitGraph, Splitter
 from scissor_core.models.resnet import ResNet18
 from scissor_core.models.weights import read_state_dict

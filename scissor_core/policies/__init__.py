@@ -7,17 +7,8 @@ turn: for tests and demos of the live testbed).
 """
 from __future__ import annotations
 
-from scissor_core.policies.baselines import (
-    DDP,
-    FixedSplit,
-    Greedy,
-    RoundRobin,
-    SemiFixed,
-    device_only,
-    edge_only,
-    edge_only_jpeg,
-    predict_delay,
-)
+from scissor_core.policies.baselines import (DDP, FixedSplit, Greedy, RoundRobin, SemiFixed, device_only, edge_only,
+                                             edge_only_jpeg, predict_delay)
 from scissor_core.policies.dads import Dads, DagCosts, heavy_load_cut, min_cut
 from scissor_core.policies.oracle import Oracle
 from scissor_core.runtime.costs import ModelProfile, SplitCosts

@@ -44,17 +44,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from scissor_core.config import ScissorConfig
 from scissor_core.models.graph import INPUT
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY, VisionModel
-from scissor_core.config import ScissorConfig
 from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
 from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import DropPlace, DropReason, FrameOutcome, OutcomeLog, Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import DeviceQueues, Job, ObservedState
 from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport
-from scissor_core.sources.imaging import ImageError
+from scissor_core.runtime.workers import Workers
 from scissor_core.runtime.traces import BandwidthEstimator, Trace, parse_trace
+from scissor_core.sources.imaging import ImageError
 from scissor_core.wire.codec import CodecSpec
 from scissor_core.wire.sealing import Sealer, key_from_config
 
@@ -142,7 +143,6 @@ class DeviceRuntime:
         self.stats = DeviceStats()
         self._index = {s: i for i, s in enumerate(costs.splits)}
         self._cv = threading.Condition()
-        self._stop = threading.Event()
         self._frames: dict[int, _Frame] = {}
         self._undecided: dict[int, tuple[float, _Frame, ObservedState]] = {}
         self._awaiting: dict[int, tuple[Job, float]] = {}
@@ -150,8 +150,8 @@ class DeviceRuntime:
         self._next_seq = 0
         self._lost_in_a_row = 0
         self._silent_since: float | None = None
-        self._workers = [threading.Thread(target=self._compute_loop, name="device-compute", daemon=True),
-                         threading.Thread(target=self._link_loop, name="device-link", daemon=True)]
+        self._workers = Workers(self._cv, {"device-compute": self._compute_loop, "device-link": self._link_loop})
+        self._stop = self._workers.stopping
 
     @classmethod
     def from_config(cls, config: ScissorConfig, model: VisionModel, profile: ModelProfile, fallback: Policy, *,
@@ -175,20 +175,14 @@ class DeviceRuntime:
 
     # ---------------------------------------------------------------- life
     def start(self) -> None:
-        for w in self._workers:
-            w.start()
+        self._workers.start()
 
     def stop(self, join_timeout: float = 30.0) -> None:
         """Stop the workers, give every frame still in the pipeline its outcome, close the outcome log."""
-        self._stop.set()
-        with self._cv:
-            self._cv.notify_all()
-        for w in self._workers:
-            if w.is_alive():
-                w.join(join_timeout)
+        self._workers.stop(join_timeout)
         with self._cv:
             now = self.clock.now()
-            for seq, (arrival, frame, _) in list(self._undecided.items()):
+            for seq, (arrival, _, _) in list(self._undecided.items()):
                 del self._undecided[seq]
                 self.queues.fail(self._job(seq, arrival, "", "", False), now, DropReason.SHUTDOWN, DropPlace.LOCAL)
             self.queues.drain(now, DropReason.SHUTDOWN)

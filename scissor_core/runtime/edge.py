@@ -35,6 +35,7 @@ from scissor_core.models.graph import CutError
 from scissor_core.models.registry import Prediction, VisionModel, load_model
 from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
 from scissor_core.runtime.records import EdgeResult, FeaturePayload, ResultDetection
+from scissor_core.runtime.workers import Workers
 from scissor_core.wire.codec import CodecError
 from scissor_core.wire.sealing import Opener, SealError, is_sealed, key_from_config
 
@@ -122,9 +123,8 @@ class EdgeRuntime:
         self.frame_size = frame_size
         self.queue = EdgeQueue(capacity)
         self._cv = threading.Condition()
-        self._stop = threading.Event()
-        self._servers = [threading.Thread(target=self._serve, name=f"edge-server-{i}", daemon=True)
-                         for i in range(capacity)]
+        self._servers = Workers(self._cv, {f"edge-server-{i}": self._serve for i in range(capacity)})
+        self._stop = self._servers.stopping
 
     @classmethod
     def from_config(cls, config: ScissorConfig, emit: Callable[[Served], None],
@@ -143,17 +143,11 @@ class EdgeRuntime:
 
     # ---------------------------------------------------------------- serving
     def start(self) -> None:
-        for server in self._servers:
-            server.start()
+        self._servers.start()
 
     def stop(self, join_timeout: float = 30.0) -> int:
         """Stop serving; returns how many payloads were still waiting (they get no result)."""
-        self._stop.set()
-        with self._cv:
-            self._cv.notify_all()
-        for server in self._servers:
-            if server.is_alive():
-                server.join(join_timeout)
+        self._servers.stop(join_timeout)
         with self._cv:
             left = self.queue.length
             self.queue.waiting.clear()

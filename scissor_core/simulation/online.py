@@ -146,7 +146,8 @@ class OnlineCurve:
         ax.plot(self.time, self.moving_average, color="black", linewidth=1.6,
                 label=f"moving average ({WINDOW} outcomes)")
         for i, (_, t, _) in enumerate(self.checkpoints):
-            ax.axvline(t, color="tab:green", linestyle="--", linewidth=0.8, label="checkpoint saved" if i == 0 else None)
+            ax.axvline(t, color="tab:green", linestyle="--", linewidth=0.8,
+                       label="checkpoint saved" if i == 0 else None)
         ax.set_xlabel("time since the agent started learning (s)")
         ax.set_ylabel("reward")
         ax.set_title(title, fontsize=9)

@@ -58,7 +58,7 @@ class Simulator:
     """One simulated run per :meth:`run` call; the policy keeps its state across runs."""
 
     def __init__(self, policy: Policy, trace: Trace, *, timeout: float, local_max: int = 30,
-                 offload_max: int = 30, reward: Reward = Reward(), interval: float = 1.0, jitter: float = 0.0,
+                 offload_max: int = 30, reward: Reward | None = None, interval: float = 1.0, jitter: float = 0.0,
                  burst_every: int = 0, burst_size: int = 0, seed: int = 0, initial_bandwidth: float = 5e6,
                  estimator_window: int = 5) -> None:
         self.policy = policy
@@ -66,7 +66,7 @@ class Simulator:
         self.timeout = timeout
         self.local_max = local_max
         self.offload_max = offload_max
-        self.reward = reward
+        self.reward = reward or Reward()
         self.interval = interval
         self.jitter = jitter
         self.burst_every = burst_every

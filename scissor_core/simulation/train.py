@@ -77,7 +77,8 @@ def train_seed(config: ScissorConfig, profile: ModelProfile, seed: int, progress
     return run
 
 
-def train(config: ScissorConfig, profile: ModelProfile, seeds: int, progress: bool = True) -> tuple[TrainRun, list[TrainRun]]:
+def train(config: ScissorConfig, profile: ModelProfile, seeds: int,
+          progress: bool = True) -> tuple[TrainRun, list[TrainRun]]:
     """Train ``seeds`` runs; return the median run (by final moving average) and all runs."""
     runs = [train_seed(config, profile, seed, progress) for seed in range(seeds)]
     window = config.agent.convergence_window

@@ -21,12 +21,7 @@ from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from scissor_core.sources.imaging import (
-    ImageError,
-    ImageFields,
-    compressed_to_bgr,
-    to_bgr,
-)
+from scissor_core.sources.imaging import ImageError, ImageFields, compressed_to_bgr, to_bgr
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"

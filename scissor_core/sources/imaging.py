@@ -8,8 +8,9 @@ into a BGR frame, :func:`from_bgr` does the reverse for publishing, and
 
 The fields come from outside (any publisher, any bag), so every check raises
 :class:`ImageError` naming the offending field, and the pixel count is bounded
-before anything is allocated. Also here: drawing a result on a frame (:func:`annotate`) and the camera's convention for carrying
-the frame sequence number in ``header.frame_id`` (:func:`frame_id_with_seq`).
+before anything is allocated. Also here: drawing a result on a frame (:func:`annotate`) and the
+camera's convention for carrying the frame sequence number in ``header.frame_id``
+(:func:`frame_id_with_seq`).
 This module must not import ROS.
 """
 from __future__ import annotations
