@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.costs import SplitCosts, needs_link, needs_local
-from scissor_core.runtime.outcome import MB
+from scissor_core.runtime.outcome import Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import ObservedState
 
@@ -99,7 +99,7 @@ class Greedy(Policy):
     def __init__(self, costs: SplitCosts, w: float) -> None:
         super().__init__(costs)
         self.w = w
-        self._byte_cost = [w * n / MB for n in costs.nbytes]
+        self._byte_cost = [Reward(w).cost(n, 0.0) for n in costs.nbytes]
 
     def decide(self, state: ObservedState) -> str:
         costs = self.costs

@@ -116,7 +116,11 @@ class Reward:
 
     def success(self, nbytes: int, total_delay: float) -> float:
         """Reward of a frame that completed after ``total_delay`` s having sent ``nbytes``."""
-        return -(self.w * nbytes / MB + total_delay)
+        return -self.cost(nbytes, total_delay)
+
+    def cost(self, nbytes: float, total_delay: float) -> float:
+        """System cost of a completed frame, ``w*MB + delay``: what policies that predict it minimise."""
+        return self.w * nbytes / MB + total_delay
 
     @property
     def drop(self) -> float:

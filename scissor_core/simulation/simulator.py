@@ -215,4 +215,4 @@ class Simulator:
         if start - r > T:
             return drop
         done = finish(start, costs.nbytes[split_index]) + costs.edge[split_index]
-        return -self.reward.success(costs.nbytes[split_index], done - now)
+        return self.reward.cost(costs.nbytes[split_index], done - now)
