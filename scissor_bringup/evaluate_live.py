@@ -49,12 +49,12 @@ CALIBRATION_METRICS: tuple[tuple[str, str], ...] = (
 """The metrics compared between simulator and testbed (attribute, label)."""
 
 GOAL = 0.10
+"""The calibration goal: the simulator within 10% of the testbed."""
 
 POLICY_CODECS: dict[str, dict[str, object]] = {"edge-only-jpeg": {"codec.encoding": "jpeg", "codec.jpeg_quality": 90}}
-"""Per policy, the codec every node runs with: the live device encodes every frame with one codec
-(``codec.encoding``), so ``edge-only-jpeg`` (split 0 as JPEG q90, :data:`scissor_core.policies.JPEG_CODEC`)
-needs the testbed in JPEG, where the simulator charges it JPEG bytes whatever the config's codec."""
-"""The calibration goal: the simulator within 10% of the testbed."""
+"""Per policy, the codec every node runs with: ``edge-only-jpeg`` (split 0 as JPEG q90,
+:data:`scissor_core.policies.JPEG_CODEC`) needs the testbed's codec in JPEG, where the simulator charges it
+JPEG bytes whatever the config's codec (the config's ``codec.frame_encoding`` applies to every other policy)."""
 
 
 def check_policies(names: Sequence[str]) -> list[str]:

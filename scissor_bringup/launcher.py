@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from scissor_bringup.testbed import NodeSpec
 
 log = logging.getLogger("scissor.launcher")
 
+
+NODE_TAIL = 200
+"""Lines of each node's output the launcher keeps."""
 
 def resolve_executable(name: str) -> str:
     """An entry point next to this Python (the venv's bin/) first, then on PATH."""
@@ -82,6 +86,8 @@ class Launcher:
         """The current process of every node (a restarted node's latest)."""
         self.retired: list[NodeProcess] = []
         """Processes killed and replaced by a restart."""
+        self.last_lines: dict[str, deque[str]] = {}
+        """The last :data:`NODE_TAIL` lines each node printed (its final report, for the summary)."""
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -140,8 +146,10 @@ class Launcher:
 
     def _relay(self, name: str, process: subprocess.Popen) -> None:
         assert process.stdout is not None
+        tail = self.last_lines.setdefault(name, deque(maxlen=NODE_TAIL))
         for line in process.stdout:
             with self._lock:
+                tail.append(line)
                 self.output.write(f"[{name}] {line}")
                 self.output.flush()
 

@@ -42,6 +42,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from scissor_bringup.bench_live import bench_config
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.testbed import describe_testbed
+from scissor_bringup.testbed_run import device_counts
 from scissor_core.analysis.metrics import RunMetrics, format_table, plot_run
 from scissor_core.config import load_config
 from scissor_core.runtime.outcome import OutcomeTail
@@ -54,8 +55,6 @@ KILLED_NODES = ("edge", "agent")
 LONG_LIVED_NODES = ("camera", "device")
 MEMORY_JUDGED_AFTER = 120.0
 """Seconds a run must last before its memory growth is judged (shorter runs are still warming up)."""
-_DEVICE_FINAL = re.compile(r"device_node: read (\d+) frames, recorded (\d+) outcomes .*; ignored (\d+) "
-                           r"duplicate or late results; edge away (\d+) times")
 
 
 def parse_faults(text: str) -> tuple[str, ...]:
@@ -265,8 +264,8 @@ def run_soak(config_file: str, settings: SoakSettings, output: Path, namespace: 
 
 def _report(settings, launcher, codes, tail, rss, injector, node_output, seconds, output) -> SoakReport:
     outcomes = tail.outcomes
-    final = _DEVICE_FINAL.search(node_output)
-    frames_read, recorded, ignored, departures = (int(g) for g in final.groups()) if final else (-1, -1, -1, -1)
+    final = device_counts(node_output)
+    frames_read, recorded, ignored, departures = final if final else (-1, -1, -1, -1)
     published = re.findall(r"published max_frames=(\d+) frames", node_output)
     seqs = Counter(o.seq for o in outcomes)
     peak = {name: launcher.peak_rss(name) for name in rss}

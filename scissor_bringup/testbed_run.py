@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,14 +49,30 @@ class TestbedRun:
     """The online policy's checkpoint file (:func:`run_testbed_online`)."""
 
 
+DEVICE_FINAL = re.compile(r"device_node: read (\d+) frames, recorded (\d+) outcomes .*; ignored (\d+) "
+                          r"duplicate or late results; edge away (\d+) times")
+"""The device's last log line: frames read, outcomes recorded, results ignored, edge departures."""
+
+
+def device_counts(output: str) -> tuple[int, int, int, int] | None:
+    """(frames read, outcomes recorded, results ignored, edge departures) from the device's last report in
+    ``output``, or None when it printed none (it crashed or was killed)."""
+    reports = DEVICE_FINAL.findall(output)
+    return tuple(int(g) for g in reports[-1]) if reports else None
+
+
 def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss: dict[str, int],
-              title: str) -> str:
-    """Markdown summary: overall metrics, drops by reason, per split, node exit codes and memory."""
+              title: str, frames_read: int | None) -> str:
+    """Markdown summary: frames read against outcomes, overall metrics, drops by reason, per split, node
+    exit codes and memory. ``frames_read`` is the device's own count (None: it did not report one)."""
     seqs = [o.seq for o in outcomes]
+    read = "unknown (the device printed no final report)" if frames_read is None else str(frames_read)
     lines = [f"# {title}", "",
-             f"frames read by the device: {len(outcomes)}; outcomes recorded: {len(outcomes)}; "
+             f"frames read by the device: {read}; outcomes recorded: {len(outcomes)}; "
              f"duplicates: {len(seqs) - len(set(seqs))}; fallback decisions: "
              f"{sum(o.fallback_decision for o in outcomes)}", ""]
+    if frames_read is not None and frames_read != len(outcomes):
+        lines += [f"**{frames_read - len(outcomes)} frames read have no outcome in the log**", ""]
     if outcomes:
         lines += [format_table({"testbed": RunMetrics.of(outcomes)}), "", "by split:", "",
                   format_table(per_split(outcomes), label="split"), ""]
@@ -158,7 +175,8 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     peak = {n.spec.name: n.peak_rss for n in launcher.nodes}
     outcomes = read_csv(log_path) if log_path.exists() else []
     title = f"testbed run: {duration:g} s, config {config_file}" + (f", policy {policy}" if policy else "")
-    summary = summarise(outcomes, codes, peak, title)
+    counts = device_counts("".join(launcher.last_lines.get("device", ())))
+    summary = summarise(outcomes, codes, peak, title, counts[0] if counts else None)
     topics: dict[str, tuple[str, int]] = {}
     if record is not None:
         topics = bag_counts(record)

@@ -47,7 +47,7 @@ def add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
 
 
 def add_live_bench_options(p: argparse.ArgumentParser) -> None:
-    """The model argument (default alexnet) and the base config of a benchmark on the live testbed."""
+    """The model argument (default alexnet) and the base config of a benchmark or soak on the live testbed."""
     p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model (default alexnet)")
     add_config_options(p, "base YAML configuration", overridable=False)
 

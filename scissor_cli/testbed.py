@@ -5,8 +5,8 @@ import argparse
 import functools
 from pathlib import Path
 
-from scissor_cli.common import (add_common, add_config_options, add_progress_option, config_of, keep_discovery_local,
-                                testbed_exit_code)
+from scissor_cli.common import (add_config_options, add_live_bench_options, add_progress_option, config_of,
+                                keep_discovery_local, testbed_exit_code)
 from scissor_core.config import ConfigError
 
 
@@ -163,7 +163,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "duplicating results (see scissor_bringup/soak.py); then check frames read = "
                                    "outcomes recorded, no duplicates, no node crashed, memory flat. Exit code 1 "
                                    "when a check fails.")
-    add_common(p)
+    add_live_bench_options(p)
     p.add_argument("--frames", type=int, default=10_000, help="camera frames (default 10000)")
     p.add_argument("--faults", default="all", help="all, none or a comma list of edge,agent,link,burst,duplicates")
     p.add_argument("--fault-every", type=int, default=200,

@@ -101,6 +101,7 @@ class EdgeNode(Node):
             self.diagnostics.set(level=Diagnostics.OK, message="processing", split=result.split,
                                  decode_s=f"{result.decode_time:.4f}", edge_compute_s=f"{result.edge_compute:.4f}",
                                  edge_wait_s=f"{result.edge_wait:.4f}")
+        self.diagnostics.set(queue_length=self.runtime.queue_length)
         msg = to_message(RESULT, result)
         try:
             self.result_publisher.publish(msg)

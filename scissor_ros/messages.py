@@ -6,7 +6,7 @@ the sender); ``local`` record fields that never travel (``ObservedState.now``); 
 the record does not hold (``extra``: ``QueueState.candidates``, the unused ``FeatureMap.tensors``).
 :func:`to_message` and :func:`from_message` follow the table for rclpy messages and rosbags ones
 alike; :func:`feature_map_cdr` and :func:`feature_payload_from_cdr` are the FeatureMap's serialized
-path, where the payload is a buffer, never converted element by element. ``test/test_messages.py``
+path, where the payload is a buffer, never converted element by element. ``test/test_message_mirrors.py``
 round-trips every mirror with values generated from the message's own field types and checks that
 the table covers every field of both sides.
 """

@@ -83,6 +83,7 @@ def test_a_recorded_run_holds_every_topic_and_replays(tmp_path, domain, storage,
     assert [parse_frame_id(m.header.frame_id)[1] for m in images] == list(range(FRAMES))
     assert sorted(o.seq for o in run.outcomes) == list(range(FRAMES))
     assert f"read {FRAMES} frames, recorded {FRAMES} outcomes" in out
+    assert f"frames read by the device: {FRAMES}; outcomes recorded: {FRAMES}; duplicates: 0" in run.summary
     source = BagSource(bag)
     try:
         assert source.connection.topic == "/camera/image_raw"
@@ -121,6 +122,7 @@ def test_a_recorded_run_holds_every_topic_and_replays(tmp_path, domain, storage,
         assert code == 0, out[-3000:]
         assert f"replaying rosbag2 {bag.resolve()} topic /camera/image_raw (Image, {FRAMES} frames)" in out
         assert f"read {FRAMES} frames, recorded {FRAMES} outcomes" in out
+    assert f"frames read by the device: {FRAMES}; outcomes recorded: {FRAMES}; duplicates: 0" in run.summary
 
 
 def test_recording_to_an_existing_folder_fails_before_any_node_starts(tmp_path, monkeypatch, capsys):

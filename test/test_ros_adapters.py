@@ -1,4 +1,4 @@
-"""scissor_bringup helpers: config as ROS parameters, the rosbags CDR path, image messages (no DDS traffic)."""
+"""scissor_ros: config as ROS parameters, the rosbags CDR path, image messages, the main loop (no DDS traffic)."""
 from __future__ import annotations
 
 import array
