@@ -184,7 +184,7 @@ def as_evaluation(name: str, outcomes: Sequence[FrameOutcome]) -> Evaluation:
 def run_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress: bool = True,
              namespace: str = "") -> dict[str, LiveRun]:
     """The testbed once per policy on the scenario; each run under ``output/runs/POLICY/``."""
-    from scissor_bringup.testbed_run import run_testbed
+    from scissor_bringup.testbed_run import reliable_camera, run_testbed
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # DDS discovery on this machine
     timeout = scenario.config.queues.timeout_for(scenario.model)
@@ -197,6 +197,7 @@ def run_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress
         codec = POLICY_CODECS.get(name, {})
         extra = {node: dict(codec) for node in ("device_node", "edge_node", "agent_node")}
         extra["device_node"]["device.fallback_policy"] = name
+        reliable_camera(namespace, into=extra)  # every frame of the scenario reaches the device
         run = run_testbed(scenario.config_file, duration, output / "runs" / name.replace(":", "-"),
                           namespace=namespace, policy=name, stop_after_outcomes=scenario.frames, extra=extra)
         problems = []

@@ -93,6 +93,18 @@ def summarise_bag(bag: Path, storage: str, topics: dict[str, tuple[str, int]]) -
     return "\n".join(lines)
 
 
+def reliable_camera(namespace: str = "", into: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Per-node QoS overrides (added to ``into``) that make camera/image_raw reliable from camera to device,
+    so every frame the camera publishes reaches the device: for replays and evaluations, which count every
+    frame, and links without shared memory. Best effort, the sensor-data default, can lose a frame while a
+    match completes, or a fragment on UDP."""
+    topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/camera/image_raw"
+    into = into if into is not None else {}
+    into.setdefault("camera_node", {})[f"{topic}.publisher.reliability"] = "reliable"
+    into.setdefault("device_node", {})[f"{topic}.subscription.reliability"] = "reliable"
+    return into
+
+
 def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
                 policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
                 grace: float = 20.0, stop_after_outcomes: int = 0, record: Path | None = None,
@@ -141,10 +153,7 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         trace = parse_trace(overrides.get("device_node", {}).get("link.trace", config.link.trace))
         overrides.setdefault("device_node", {})["link.trace"] = UNSHAPED  # the kernel shapes instead
         overrides.setdefault("edge_node", {})["edge.annotate"] = False  # frames would cross the link too
-        # Without shared memory, best-effort frames of ~1 MB lose fragments on UDP: camera -> device reliable.
-        topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/camera/image_raw"
-        overrides.setdefault("camera_node", {})[f"{topic}.publisher.reliability"] = "reliable"
-        overrides["device_node"][f"{topic}.subscription.reliability"] = "reliable"
+        reliable_camera(namespace, into=overrides)  # no shared memory: ~1 MB best-effort frames lose UDP fragments
         link = NetnsLink(os.getpid())
         follower = TraceFollower(link, trace)
     specs = describe_testbed(config_file, namespace, overrides=overrides)

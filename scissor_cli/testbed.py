@@ -41,7 +41,7 @@ REPLAY_STARTUP = 30.0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from scissor_bringup.testbed_run import run_testbed
+    from scissor_bringup.testbed_run import reliable_camera, run_testbed
     from scissor_core.sources.bags import BagSource
 
     config = config_of(args)
@@ -67,7 +67,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     duration = args.duration or REPLAY_STARTUP + length
     print(f"replaying {source.description} ({length:.1f} s) for up to {duration:.0f} s, model {config.model.name}")
     keep_discovery_local()
-    run = run_testbed(args.config, duration, args.output, policy=args.policy, extra={"camera_node": camera},
+    extra = reliable_camera(into={"camera_node": camera})  # every frame of the bag reaches the device
+    run = run_testbed(args.config, duration, args.output, policy=args.policy, extra=extra,
                       stop_after_outcomes=frames)
     print(run.summary)
     print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png")

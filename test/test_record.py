@@ -15,7 +15,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.recorder import FEATURES_METADATA, RECORDED, RecordError, check_new_bag
-from scissor_bringup.testbed_run import run_testbed
+from scissor_bringup.testbed_run import reliable_camera, run_testbed
 from scissor_cli.main import main
 from scissor_core.sources.bags import BagSource
 from scissor_core.sources.imaging import parse_frame_id
@@ -57,10 +57,8 @@ def test_a_recorded_run_holds_every_topic_and_replays(tmp_path, domain, storage,
     started = time.time_ns()
     # Reliable camera -> device: a best-effort first frame can be lost while the device's side of the
     # match completes, and this test counts every frame.
-    reliable = {"camera_node": {"qos_overrides./camera/image_raw.publisher.reliability": "reliable"},
-                "device_node": {"qos_overrides./camera/image_raw.subscription.reliability": "reliable"}}
     run = run_testbed(config_file, 90, tmp_path / "run", record=bag, storage=storage, stop_after_outcomes=FRAMES,
-                      extra=reliable)
+                      extra=reliable_camera())
     ended = time.time_ns()
     out = capsys.readouterr().out
     assert all(code in (0, -2) for code in run.exit_codes.values()), (run.exit_codes, out[-3000:])
