@@ -34,6 +34,7 @@ from scissor_ros.process import run_and_exit
 from scissor_ros.topics import publisher, subscription
 
 _CANVAS_GRAY = 64
+_CANVAS_SIZE = (640, 480)
 
 
 class EdgeNode(Node):
@@ -43,13 +44,13 @@ class EdgeNode(Node):
         """``node_options`` go to rclpy's Node (e.g. ``parameter_overrides``, ``context``)."""
         super().__init__("edge_node", **node_options)
         self.config = declare_config(self, {
-            "model": None, "edge": None, "camera": ["width", "height"], "profile": ["edge_threads"],
+            "model": None, "edge": None, "profile": ["edge_threads"],
             "queues": ["timeout"], "ros": ["diagnostics_period"], "link": ["key_file"]})
         torch.set_num_threads(self.config.profile.edge_threads)
         self.runtime = EdgeRuntime.from_config(self.config, emit=self.on_served)
         model = self.runtime.model
         self.frames = RecentFrames(self.config.queues.timeout_for(model.name))
-        """Recent camera frames by capture stamp, for annotation and the frame size of boxes."""
+        """Recent camera frames by capture stamp, for annotation."""
         self.result_publisher = publisher(self, InferenceResult, "scissor/result")
         self.annotated_publisher = None
         if self.config.edge.annotate:
@@ -106,16 +107,19 @@ class EdgeNode(Node):
         try:
             self.result_publisher.publish(msg)
             if self.annotated_publisher is not None:
-                self.publish_annotated(msg, served.prediction, served.frame)
+                self.publish_annotated(msg, served)
         except Exception:  # noqa: BLE001 -- a frame served while rclpy shuts down: the device records it
             if self.context.ok():
                 raise
 
-    def publish_annotated(self, msg: InferenceResult, prediction: Prediction | None, frame: np.ndarray | None) -> None:
+    def publish_annotated(self, msg: InferenceResult, served: Served) -> None:
+        """The camera frame (a gray canvas of the frame's size without one) with the result drawn on it."""
+        frame = served.frame
         if frame is None:
-            frame = np.full((self.config.camera.height, self.config.camera.width, 3), _CANVAS_GRAY, np.uint8)
+            width, height = served.frame_size if min(served.frame_size) > 0 else _CANVAS_SIZE
+            frame = np.full((height, width, 3), _CANVAS_GRAY, np.uint8)
         title = f"seq {msg.seq} split {msg.split}" + (f" ERROR {msg.error}" if msg.error else "")
-        image = annotate(frame, prediction or Prediction(), self.runtime.model.class_names, title)
+        image = annotate(frame, served.prediction or Prediction(), self.runtime.model.class_names, title)
         self.annotated_publisher.publish(bgr_to_image(image, header=msg.header))
 
     def destroy_node(self) -> None:

@@ -77,6 +77,7 @@ def test_every_split_completes_with_the_unsplit_result(alexnet, edge_of):
     runtime.stop()
     assert sorted(o.seq for o in outcomes) == list(range(len(alexnet.candidates)))
     assert all(o.completed and o.policy == "test" and not o.fallback_decision for o in outcomes)
+    assert {(p.frame_width, p.frame_height) for p in edge.received} == {frames[0].shape[1::-1]}  # the frame's size
     for seq, split in enumerate(alexnet.candidates):
         if split == "last":
             assert seq not in edge.served

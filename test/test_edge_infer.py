@@ -22,8 +22,12 @@ def yolo():
     return load_model(config)
 
 
+FRAME_SIZE = {"frame_width": 640, "frame_height": 480}
+"""The size of the scene's frames, as the device sends it."""
+
+
 def payload_of(model, split, blob, seq=0, **fields):
-    return FeaturePayload(seq, 0, "camera", model.name, split, "raw", blob, len(blob), **fields)
+    return FeaturePayload(seq, 0, "camera", model.name, split, "raw", blob, len(blob), **{**FRAME_SIZE, **fields})
 
 
 def test_yolov3_detections_through_the_edge_equal_local(yolo, traffic_frame):
@@ -33,7 +37,7 @@ def test_yolov3_detections_through_the_edge_equal_local(yolo, traffic_frame):
     assert reference, "the random-init model should still produce boxes at threshold 0"
     for split in yolo.candidates:
         blob = yolo.encode_split(split, yolo.splitter.run_device(x, split), CodecSpec())
-        served = edge.process(payload_of(yolo, split, blob), frame=traffic_frame)
+        served = edge.process(payload_of(yolo, split, blob))
         assert not served.result.error and served.prediction.detections == reference, split
         assert served.result.decode_time > 0 and served.result.edge_compute >= 0
     detections = served.result.detections
@@ -41,19 +45,19 @@ def test_yolov3_detections_through_the_edge_equal_local(yolo, traffic_frame):
     assert detections[0].x2 == pytest.approx(reference[0].box[2])
 
 
-def test_boxes_use_the_configured_frame_size_without_the_frame(yolo, traffic_frame):
-    height, width = traffic_frame.shape[:2]
-    edge = EdgeRuntime(yolo, emit=lambda served: None, frame_size=(width, height))
+def test_boxes_are_mapped_to_the_frame_size_the_payload_carries(yolo, traffic_frame):
+    """The edge needs nothing but the feature map: the frame's size travels in it. Half the size, half the box."""
+    edge = EdgeRuntime(yolo, emit=lambda served: None)
     x, _ = yolo.preprocess(traffic_frame)
     blob = yolo.encode_split("4", yolo.splitter.run_device(x, "4"), CodecSpec())
-    with_frame = edge.process(payload_of(yolo, "4", blob), frame=traffic_frame)
-    without = edge.process(payload_of(yolo, "4", blob))
-    assert without.result.detections == with_frame.result.detections
+    full = edge.process(payload_of(yolo, "4", blob)).result.detections
+    half = edge.process(payload_of(yolo, "4", blob, frame_width=320, frame_height=240)).result.detections
+    assert full and [d.x2 for d in half] == pytest.approx([d.x2 / 2 for d in full], rel=1e-5, abs=1e-3)
 
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"model": "alexnet"}, "model"), ({"payload_bytes": 4}, "payload_bytes"), ({"split": "nope"}, "split"),
-    ({"payload": b"\x00\x01\x02"}, "payload")])
+    ({"payload": b"\x00\x01\x02"}, "payload"), ({"frame_width": 0}, "frame_width")])
 def test_a_bad_payload_gets_one_error_result_naming_the_field(yolo, traffic_frame, change, field):
     x, _ = yolo.preprocess(traffic_frame)
     blob = yolo.encode_split("4", yolo.splitter.run_device(x, "4"), CodecSpec())

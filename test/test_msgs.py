@@ -35,7 +35,7 @@ EXPECTED = {
         (H, "header"), ("uint64", "seq"), ("string", "model"), ("string", "split"),
         ("string", "codec"), ("uint8[]", "payload"), ("Tensor[]", "tensors"),
         ("float64", "local_wait"), ("float64", "local_compute"), ("float64", "offload_wait"),
-        ("float64", "transmit"), ("uint64", "payload_bytes"),
+        ("float64", "transmit"), ("uint64", "payload_bytes"), ("uint32", "frame_width"), ("uint32", "frame_height"),
     ],
     "SplitDecision": [
         (H, "header"), ("uint64", "seq"), ("string", "split"), ("string", "policy"),

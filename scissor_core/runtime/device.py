@@ -85,6 +85,8 @@ class _Frame:
     meta: Any
     frame_id: str
     """The camera image's header.frame_id, carried to the edge."""
+    size: tuple[int, int]
+    """(width, height) of the camera image, carried to the edge (it maps detections to it)."""
     tensors: dict[str, torch.Tensor] | None = None
 
 
@@ -256,7 +258,8 @@ class DeviceRuntime:
         with self._cv:
             self.stats.frames += 1
             state = self.queues.observe(arrival, seq, self.estimator.estimate)
-            self._undecided[seq] = (arrival, _Frame(x, meta, frame_id), state)
+            size = (frame_bgr.shape[1], frame_bgr.shape[0])
+            self._undecided[seq] = (arrival, _Frame(x, meta, frame_id, size), state)
         return state
 
     def reject_frame(self, seq: int) -> None:
@@ -457,7 +460,7 @@ class DeviceRuntime:
                 self.send(FeaturePayload(
                     job.seq, self.clock.wall_ns(job.capture), frame.frame_id, self.model.name, job.split, job.codec,
                     blob, len(blob), job.local_wait, job.local_compute, job.offload_wait,
-                    self.clock.now() - job.started))
+                    self.clock.now() - job.started, *frame.size))
             except Exception as exc:  # noqa: BLE001 -- e.g. the middleware already shut down by a signal
                 log.error("frame %d: cannot send its feature maps: %r", job.seq, exc)
                 with self._cv:

@@ -108,19 +108,18 @@ class Served:
     prediction: Prediction | None
     frame: np.ndarray | None
     rejection: str = ""
+    frame_size: tuple[int, int] = (0, 0)
+    """(width, height) of the camera frame, as the payload carries it."""
 
 
 class EdgeRuntime:
     """The edge's pipeline over a serving queue (thread-safe; ``start`` the servers, ``stop`` them)."""
 
     def __init__(self, model: VisionModel, *, emit: Callable[[Served], None], device: torch.device | None = None,
-                 opener: Opener | None = None, capacity: int = 1, frame_size: tuple[int, int] = (640, 480),
-                 clock: Clock = SYSTEM_CLOCK) -> None:
-        """``frame_size`` (width, height) maps detection boxes when a payload comes without its frame;
-        ``emit`` receives every :class:`Served`, from a server thread."""
+                 opener: Opener | None = None, capacity: int = 1, clock: Clock = SYSTEM_CLOCK) -> None:
+        """``emit`` receives every :class:`Served`, from a server thread."""
         self.model, self.emit, self.opener, self.clock = model, emit, opener, clock
         self.device = device or torch.device("cpu")
-        self.frame_size = frame_size
         self.queue = EdgeQueue(capacity)
         self._cv = threading.Condition()
         self._servers = Workers(self._cv, {f"edge-server-{i}": self._serve for i in range(capacity)})
@@ -138,8 +137,7 @@ class EdgeRuntime:
         for split in model.candidates:
             model.splitter.parts(split)
         return cls(model, emit=emit, device=device, opener=Opener(key) if key is not None else None,
-                   capacity=config.edge.capacity, frame_size=(config.camera.width, config.camera.height),
-                   clock=clock)
+                   capacity=config.edge.capacity, clock=clock)
 
     # ---------------------------------------------------------------- serving
     def start(self) -> None:
@@ -190,10 +188,10 @@ class EdgeRuntime:
         result = EdgeResult(payload.seq, payload.stamp_ns, payload.frame_id, payload.model, payload.split,
                             edge_wait=edge_wait)
         try:
-            prediction, result.decode_time, result.edge_compute = self.infer(payload, frame)
+            prediction, result.decode_time, result.edge_compute = self.infer(payload)
         except EdgeError as exc:
             result.error = str(exc)
-            return Served(result, None, frame, exc.kind)
+            return Served(result, None, frame, exc.kind, (payload.frame_width, payload.frame_height))
         if prediction.topk is not None:
             result.topk_classes = tuple(prediction.topk.class_ids)
             result.topk_scores = tuple(prediction.topk.scores)
@@ -201,15 +199,18 @@ class EdgeRuntime:
         result.detections = tuple(
             ResultDetection(d.class_id, names[d.class_id] if d.class_id < len(names) else "", d.score, *d.box)
             for d in prediction.detections or ())
-        return Served(result, prediction, frame)
+        return Served(result, prediction, frame, frame_size=(payload.frame_width, payload.frame_height))
 
-    def infer(self, payload: FeaturePayload, frame: np.ndarray | None = None) -> tuple[Prediction, float, float]:
+    def infer(self, payload: FeaturePayload) -> tuple[Prediction, float, float]:
         """Open, decode, run the tail, post-process: (prediction, decode s, compute s); raises EdgeError."""
         if payload.model != self.model.name:
             raise EdgeError("model", f"{payload.model!r}, but this edge runs {self.model.name!r}")
         view = memoryview(payload.payload).cast("B")
         if payload.payload_bytes != len(view):
             raise EdgeError("payload_bytes", f"says {payload.payload_bytes}, payload has {len(view)} bytes")
+        if self.model.task == "detection" and min(payload.frame_width, payload.frame_height) < 1:
+            raise EdgeError("frame_width", f"{payload.frame_width}x{payload.frame_height}: a detector maps its boxes "
+                                           "to the camera frame, whose size the FeatureMap must carry")
         start = time.perf_counter()
         if self.opener is not None:
             try:
@@ -237,7 +238,6 @@ class EdgeRuntime:
         output = output.cpu()
         computed = time.perf_counter()
         meta = None
-        if self.model.task == "detection":
-            height, width = frame.shape[:2] if frame is not None else self.frame_size[::-1]
-            meta = letterbox_info(width, height, self.model.input_size)
+        if self.model.task == "detection":  # boxes in the pixels of the camera frame the device read
+            meta = letterbox_info(payload.frame_width, payload.frame_height, self.model.input_size)
         return self.model.postprocess(output, meta), decoded - start, computed - decoded

@@ -35,6 +35,10 @@ class FeaturePayload:
     local_compute: float = 0.0
     offload_wait: float = 0.0
     transmit: float = 0.0
+    frame_width: int = 0
+    """Width of the camera frame the device read (pixels): the edge maps detections to it."""
+    frame_height: int = 0
+    """Height of that frame (pixels)."""
 
 
 @dataclass(frozen=True, slots=True)
