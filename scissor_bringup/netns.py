@@ -11,7 +11,7 @@ Results come back unshaped, as the trace describes the uplink.
 DDS across the namespaces: shared memory would bypass the link (``/dev/shm`` is shared), so every
 node uses UDPv4 only (``FASTDDS_BUILTIN_TRANSPORTS=UDPv4``), discovery on the subnet with the other
 side as a static peer (``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET``, ``ROS_STATIC_PEERS``). The device's
-own shaper is switched off (``link.trace`` a very fast constant) so the kernel does the shaping,
+own shaper is switched off (``link.shaper: none``) so the kernel does the shaping,
 and the edge does not annotate (camera frames would otherwise cross the shaped link too).
 
 Only names this module made are touched: namespaces ``scissor-dev-PID`` / ``scissor-edge-PID``;
@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from scissor_core.runtime.traces import Trace
 
 SUBNET_PREFIX = "10.213.0"
-UNSHAPED = "const:100GB"
-"""The device's application-level shaper in netns mode: effectively off."""
 _NS_PATTERN = re.compile(r"^scissor-(dev|edge)-(\d+)$")
 MIN_RATE_BITS = 8_000
 

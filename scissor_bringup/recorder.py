@@ -64,7 +64,8 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from sensor_msgs.msg import Image
 
 from scissor_core.config import load_config
-from scissor_msgs.msg import FeatureMap, FrameOutcome, InferenceResult, LinkState, QueueState, SplitDecision
+from scissor_msgs.msg import (FeatureMap, FeatureReceipt, FrameOutcome, InferenceResult, LinkState, QueueState,
+                              SplitDecision)
 from scissor_ros import cdr
 from scissor_ros.process import prepare_process
 from scissor_ros.topics import TOPIC_QOS, qos
@@ -92,6 +93,7 @@ RECORDED: tuple[RecordedTopic, ...] = (
     RecordedTopic("scissor/queue_state", QueueState, "scissor_msgs/msg/QueueState"),
     RecordedTopic("scissor/split_decision", SplitDecision, "scissor_msgs/msg/SplitDecision"),
     RecordedTopic("scissor/features", FeatureMap, cdr.FEATURE_MAP, FEATURES_METADATA),
+    RecordedTopic("scissor/feature_receipt", FeatureReceipt, "scissor_msgs/msg/FeatureReceipt"),
     RecordedTopic("scissor/result", InferenceResult, "scissor_msgs/msg/InferenceResult"),
     RecordedTopic("scissor/frame_outcome", FrameOutcome, "scissor_msgs/msg/FrameOutcome"),
     RecordedTopic("scissor/link_state", LinkState, "scissor_msgs/msg/LinkState"),

@@ -146,12 +146,12 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     link = follower = None
     prefixes: dict[str, list[str]] = {}
     if netns:
-        from scissor_bringup.netns import UNSHAPED, NetnsLink, TraceFollower, check_available
+        from scissor_bringup.netns import NetnsLink, TraceFollower, check_available
 
         check_available()
         config = load_config(config_file)
         trace = parse_trace(overrides.get("device_node", {}).get("link.trace", config.link.trace))
-        overrides.setdefault("device_node", {})["link.trace"] = UNSHAPED  # the kernel shapes instead
+        overrides.setdefault("device_node", {})["link.shaper"] = "none"  # the kernel shapes instead
         overrides.setdefault("edge_node", {})["edge.annotate"] = False  # frames would cross the link too
         reliable_camera(namespace, into=overrides)  # no shared memory: ~1 MB best-effort frames lose UDP fragments
         link = NetnsLink(os.getpid())

@@ -137,6 +137,8 @@ class LinkConfig:
     """Bandwidth estimate before the first transmission (bytes/s)."""
     estimator_window: int = 5
     """The estimate is total bytes over total time of the last this-many transmissions."""
+    shaper: Literal["app", "none"] = "app"
+    """app = the device holds each transmission for its bytes over link.trace's rate before sending (a link emulated on one machine); none = it sends at once (a real network, or a tc-shaped one). Either way a transmission ends when the edge's receipt says it holds the whole payload."""
     key_file: str | None = None
     """AES-256-GCM key (64 hex digits, mode 0600; make one with scissor keygen PATH) that seals the feature payload device -> edge; none = sent in clear."""
 

@@ -22,12 +22,12 @@ from scissor_core.runtime.device import DeviceRuntime
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.records import FeaturePayload
 from scissor_core.sources.imaging import parse_frame_id
-from scissor_msgs.msg import FeatureMap, InferenceResult, LinkState, QueueState, SplitDecision
+from scissor_msgs.msg import FeatureMap, FeatureReceipt, InferenceResult, LinkState, QueueState, SplitDecision
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 from scissor_ros.diagnostics import Diagnostics
 from scissor_ros.images import image_to_bgr
-from scissor_ros.messages import (DECISION, LINK_STATE, OUTCOME, QUEUE_STATE, RESULT, feature_map_cdr, from_message,
-                                  to_message)
+from scissor_ros.messages import (DECISION, LINK_STATE, OUTCOME, QUEUE_STATE, RECEIPT, RESULT, feature_map_cdr,
+                                  from_message, to_message)
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import peers_on_both_ends, publisher, subscription
@@ -52,6 +52,7 @@ class DeviceNode(Node):
         self.outcome_publisher = publisher(self, FrameOutcomeMsg, "scissor/frame_outcome")
         self.decision_subscription = subscription(self, SplitDecision, "scissor/split_decision", self.on_decision)
         self.result_subscription = subscription(self, InferenceResult, "scissor/result", self.on_result)
+        subscription(self, FeatureReceipt, "scissor/feature_receipt", self.on_receipt)
         self.create_timer(config.device.poll_period, self.runtime.poll)
         self.create_timer(config.device.link_state_period, self.publish_link_state)
         self.diagnostics = Diagnostics(self, config.ros.diagnostics_period)
@@ -111,6 +112,9 @@ class DeviceNode(Node):
     def on_result(self, msg: InferenceResult) -> None:
         if not self.runtime.on_result(from_message(RESULT, msg)):
             self.diagnostics.count("ignored_results")
+
+    def on_receipt(self, msg: FeatureReceipt) -> None:
+        self.runtime.on_receipt(from_message(RECEIPT, msg))
 
     def send_features(self, payload: FeaturePayload) -> None:
         """Publish a frame's encoded cut (called by the link worker once the link lets it through)."""

@@ -25,10 +25,10 @@ from scissor_core.runtime.edge import EdgeRuntime, Served
 from scissor_core.runtime.records import EdgeResult
 from scissor_core.sources.imaging import ImageError, annotate
 from scissor_core.sources.recent_frames import RecentFrames
-from scissor_msgs.msg import FeatureMap, InferenceResult
+from scissor_msgs.msg import FeatureMap, FeatureReceipt, InferenceResult
 from scissor_ros.diagnostics import Diagnostics
 from scissor_ros.images import bgr_to_image, image_to_bgr
-from scissor_ros.messages import RESULT, feature_payload_from_cdr, header_stamp_ns, to_message
+from scissor_ros.messages import RECEIPT, RESULT, feature_payload_from_cdr, header_stamp_ns, to_message
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import publisher, subscription
@@ -52,6 +52,7 @@ class EdgeNode(Node):
         self.frames = RecentFrames(self.config.queues.timeout_for(model.name))
         """Recent camera frames by capture stamp, for annotation."""
         self.result_publisher = publisher(self, InferenceResult, "scissor/result")
+        self.receipt_publisher = publisher(self, FeatureReceipt, "scissor/feature_receipt")
         self.annotated_publisher = None
         if self.config.edge.annotate:
             self.annotated_publisher = publisher(self, Image, "scissor/annotated")
@@ -75,7 +76,8 @@ class EdgeNode(Node):
             self.get_logger().warning(f"camera/image_raw: ignoring a frame: {exc}", throttle_duration_sec=10.0)
 
     def on_features(self, raw: bytes, info: MessageInfo) -> None:
-        """Queue one FeatureMap for the runtime; a message that is not one gets its error result now."""
+        """Queue one FeatureMap for the runtime and send its receipt; one that is not a FeatureMap gets its
+        error result now."""
         waited = max(0.0, (time.time_ns() - info["received_timestamp"]) / 1e9)
         try:
             payload = feature_payload_from_cdr(raw)
@@ -85,7 +87,8 @@ class EdgeNode(Node):
             self.result_publisher.publish(to_message(RESULT, EdgeResult(0, 0, "", "", "", error=f"cdr: {exc!r}",
                                                                         edge_wait=waited)))
             return
-        self.runtime.submit(payload, waited, self.frames.get(payload.stamp_ns))
+        receipt = self.runtime.accept(payload, waited, self.frames.get(payload.stamp_ns))
+        self.receipt_publisher.publish(to_message(RECEIPT, receipt))  # the device's transmission ends here
         self.diagnostics.set(queue_length=self.runtime.queue_length)
 
     def on_served(self, served: Served) -> None:

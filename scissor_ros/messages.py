@@ -26,8 +26,9 @@ from std_msgs.msg import Header
 
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.queues import ObservedState
-from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport, ResultDetection
-from scissor_msgs.msg import Detection, FeatureMap, InferenceResult, LinkState, QueueState, SplitDecision
+from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport, Receipt, ResultDetection
+from scissor_msgs.msg import (Detection, FeatureMap, FeatureReceipt, InferenceResult, LinkState, QueueState,
+                             SplitDecision)
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 from scissor_ros import cdr
 
@@ -96,7 +97,8 @@ DETECTION = Mirror(ResultDetection, Detection)
 RESULT = Mirror(EdgeResult, InferenceResult, stamp="stamp_ns", frame_id="frame_id", nested={"detections": DETECTION})
 FEATURE_MAP = Mirror(FeaturePayload, FeatureMap, stamp="stamp_ns", frame_id="frame_id", extra=("tensors",))
 LINK_STATE = Mirror(LinkReport, LinkState)
-MIRRORS = (OUTCOME, QUEUE_STATE, DECISION, DETECTION, RESULT, FEATURE_MAP, LINK_STATE)
+RECEIPT = Mirror(Receipt, FeatureReceipt, stamp="stamp_ns", frame_id="frame_id")
+MIRRORS = (OUTCOME, QUEUE_STATE, DECISION, DETECTION, RESULT, FEATURE_MAP, LINK_STATE, RECEIPT)
 """Every message the nodes convert, with its record."""
 
 

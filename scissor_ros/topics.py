@@ -23,6 +23,7 @@ TOPIC_QOS: dict[str, str] = {
     "scissor/annotated": "sensor",
     "scissor/features": "reliable",
     "scissor/result": "reliable",
+    "scissor/feature_receipt": "reliable",
     "scissor/split_decision": "reliable",
     "scissor/queue_state": "reliable",
     "scissor/link_state": "reliable",

@@ -104,26 +104,29 @@ class ManualClock(Clock):
 
 
 class InProcessEdge:
-    """A real :class:`EdgeRuntime` wired to a device runtime in this process: the device's ``send`` submits
-    to it and its results go to the device's ``on_result``; ``lose(seq)`` drops a payload on the way."""
+    """A real :class:`EdgeRuntime` wired to a device runtime in this process: the device's ``send`` hands it
+    the payload and its receipt and results go back to the device. ``lose(seq)`` loses a payload on the
+    way (no receipt, no result), ``lose_result(seq)`` only its result."""
 
-    def __init__(self, model, lose: Callable[[int], bool] = lambda seq: False, **runtime_options) -> None:
-        self.lose = lose
+    def __init__(self, model, lose: Callable[[int], bool] = lambda seq: False,
+                 lose_result: Callable[[int], bool] = lambda seq: False, **runtime_options) -> None:
+        self.lose, self.lose_result = lose, lose_result
         self.received: list[FeaturePayload] = []
         self.served: dict[int, Served] = {}
         self.device = None
-        """The device runtime results go to (set by whoever builds it)."""
+        """The device runtime receipts and results go to (set by whoever builds it)."""
         self.runtime = EdgeRuntime(model, emit=self._emit, **runtime_options)
         self.runtime.start()
 
     def send(self, payload: FeaturePayload) -> None:
         self.received.append(payload)
         if not self.lose(payload.seq):
-            self.runtime.submit(payload)
+            self.device.on_receipt(self.runtime.accept(payload))
 
     def _emit(self, served: Served) -> None:
         self.served[served.result.seq] = served
-        self.device.on_result(served.result)
+        if not self.lose_result(served.result.seq):
+            self.device.on_result(served.result)
 
     def stop(self) -> None:
         self.runtime.stop()

@@ -106,7 +106,7 @@ def test_missing_decisions_fall_back_and_are_recorded(alexnet, edge_of):
 
 
 def test_lost_results_are_dropped_as_edge_lost_and_duplicates_ignored(alexnet, edge_of):
-    outcomes, edge = [], edge_of(lose=lambda seq: seq == 1)
+    outcomes, edge = [], edge_of(lose_result=lambda seq: seq == 1)
     runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.3)
     runtime.start()
     for seq in range(3):
@@ -123,6 +123,42 @@ def test_lost_results_are_dropped_as_edge_lost_and_duplicates_ignored(alexnet, e
     assert by_seq[1].drop_reason == "edge_lost" and by_seq[1].drop_place == "edge" and by_seq[1].bytes_sent > 0
     assert by_seq[0].completed and by_seq[2].completed and len(outcomes) == 3
     assert runtime.stats.duplicate_or_late_results == 1
+
+
+def test_a_payload_the_edge_never_receipts_is_edge_lost_at_the_link_and_frees_it(alexnet, edge_of):
+    """No receipt within edge_timeout of the send: the frame is dropped where it was (the link), counted as
+    lost, and the next frame's transmission starts; receipts measure the transmission, and b_hat with it."""
+    outcomes, edge = [], edge_of(lose=lambda seq: seq == 0)
+    runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.5)
+    runtime.start()
+    scene = TrafficScene(seed=3)
+    for seq in range(2):
+        decide(runtime, seq, scene.frame(seq), "conv5")
+    assert wait_for(lambda: len(edge.received) == 1 and runtime.queues.offload)  # frame 1 waits for the link
+    runtime.clock.advance(0.49)
+    assert not wait_for(lambda: outcomes, timeout=0.3)  # still within edge_timeout
+    runtime.clock.advance(0.02)
+    assert wait_for(lambda: len(outcomes) == 2)
+    runtime.stop()
+    by_seq = {o.seq: o for o in outcomes}
+    assert (by_seq[0].drop_reason, by_seq[0].drop_place) == ("edge_lost", "link")
+    assert by_seq[1].completed and by_seq[1].transmit == pytest.approx(by_seq[1].bytes_sent / 50e6)  # bytes / rate
+    assert runtime.stats.receipts == 1 and runtime._lost_in_a_row == 0  # the result of frame 1 reset it
+
+
+def test_a_result_before_its_receipt_completes_the_frame(alexnet, edge_of):
+    """A result that overtakes its frame's receipt shows the edge held the payload: the frame completes."""
+    outcomes, edge = [], edge_of(lose=lambda seq: True)
+    runtime = make_runtime(alexnet, edge, outcomes)
+    runtime.start()
+    decide(runtime, 0, TrafficScene(seed=3).frame(0), "conv5")
+    assert wait_for(lambda: len(edge.received) == 1)
+    served = edge.runtime.process(edge.received[0])
+    assert runtime.on_result(served.result)
+    assert wait_for(lambda: len(outcomes) == 1)
+    assert not runtime.on_receipt(edge.runtime.accept(edge.received[0]))  # the late receipt: ignored
+    runtime.stop()
+    assert outcomes[0].completed and runtime.stats.late_receipts == 1
 
 
 def test_stop_gives_every_frame_in_the_pipeline_an_outcome(alexnet, edge_of):
@@ -233,7 +269,7 @@ def test_without_a_listening_edge_frames_run_device_only_until_one_returns(alexn
 
 def test_an_edge_that_stops_answering_is_away_until_the_retry(alexnet, edge_of):
     answering = [False]
-    outcomes, edge = [], edge_of(lose=lambda seq: not answering[0])
+    outcomes, edge = [], edge_of(lose_result=lambda seq: not answering[0])
     runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.2, edge_silence_limit=2, edge_retry=1.0)
     runtime.start()
     scene = TrafficScene(seed=7)
@@ -286,7 +322,7 @@ def test_feature_maps_queued_when_the_edge_leaves_are_dropped_as_edge_lost_at_on
 
 
 def test_an_overloaded_edge_whose_results_come_late_is_not_away(alexnet, edge_of):
-    outcomes, edge = [], edge_of(lose=lambda seq: True)
+    outcomes, edge = [], edge_of(lose_result=lambda seq: True)
     runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.2, edge_silence_limit=2, edge_retry=60.0)
     runtime.start()
     scene = TrafficScene(seed=9)

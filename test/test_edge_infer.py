@@ -118,7 +118,8 @@ def test_the_runtime_serves_one_payload_at_a_time_and_reports_the_queue(yolo, tr
     edge.start()
     try:
         for seq in range(3):
-            edge.submit(payload_of(yolo, "8", blob, seq=seq), waited=0.01)
+            receipt = edge.accept(payload_of(yolo, "8", blob, seq=seq), waited=0.01)
+            assert (receipt.seq, receipt.payload_bytes) == (seq, len(blob))
         assert wait_for(lambda: len(served) == 1)
         assert edge.queue_length == 2
         clock.advance(0.5)

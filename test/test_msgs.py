@@ -61,6 +61,9 @@ EXPECTED = {
         ("float64", "decode_time"), ("float64", "edge_compute"), ("float64", "edge_wait"),
         ("string", "error"),
     ],
+    "FeatureReceipt": [
+        (H, "header"), ("uint64", "seq"), ("string", "model"), ("uint64", "payload_bytes"), ("uint32", "edge_queue"),
+    ],
     "FrameOutcome": [
         (H, "header"), ("uint64", "seq"), ("string", "model"), ("string", "split"),
         ("string", "codec"), ("string", "policy"), ("bool", "completed"),

@@ -52,7 +52,7 @@ from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import DropPlace, DropReason, FrameOutcome, OutcomeLog, Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import DeviceQueues, Job, ObservedState
-from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport
+from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport, Receipt
 from scissor_core.runtime.workers import Workers
 from scissor_core.runtime.traces import BandwidthEstimator, Trace, parse_trace
 from scissor_core.sources.imaging import ImageError
@@ -107,6 +107,10 @@ class DeviceStats:
     edge_away_decisions: int = 0
     edge_departures: int = 0
     edge_errors: int = 0
+    receipts: int = 0
+    late_receipts: int = 0
+    edge_queue: int = 0
+    """Feature maps waiting at the edge, as the last receipt said."""
     bytes_sent: int = 0
     split_counts: dict[str, int] = field(default_factory=dict)
 
@@ -121,11 +125,13 @@ class DeviceRuntime:
                  edge_silence_limit: int = 3, edge_retry: float = 10.0,
                  emit: Callable[[FrameOutcome], None], send: Callable[[FeaturePayload], None],
                  clock: Clock = SYSTEM_CLOCK, sealer: Sealer | None = None,
-                 frame_codec: CodecSpec | None = None, outcome_log: OutcomeLog | None = None) -> None:
+                 frame_codec: CodecSpec | None = None, outcome_log: OutcomeLog | None = None,
+                 shaped: bool = True) -> None:
         """``sealer``, when given, seals each encoded blob into the bytes that are shaped, counted and sent
         (payload encryption, :mod:`scissor_core.wire.sealing`). ``frame_codec``, when given, encodes split 0
         (``codec.frame_encoding``). ``send`` publishes a payload; ``emit`` receives every outcome, after
-        ``outcome_log`` (closed by :meth:`stop`) has it."""
+        ``outcome_log`` (closed by :meth:`stop`) has it. ``shaped``: hold each transmission for its bytes at
+        the trace's rate before sending (``link.shaper: app``); else send at once (a real link)."""
         if codec.label != costs.codec:
             raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
         if (frame_codec.label if frame_codec else None) != costs.frame_codec:
@@ -139,6 +145,7 @@ class DeviceRuntime:
         self.clock, self.send, self._emit_outcome = clock, send, emit
         self.sealer = sealer
         self.outcome_log = outcome_log
+        self.shaped = shaped
         self.shaper = LinkShaper(trace, clock.now())
         self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
         self.queues = DeviceQueues(model.name, timeout, local_max, offload_max, reward, self._emit)
@@ -150,6 +157,10 @@ class DeviceRuntime:
         self._awaiting: dict[int, tuple[Job, float]] = {}
         self._edge_listeners = 1  # the node only reads frames once an edge listens
         self._next_seq = 0
+        self._delivered: dict[int, float] = {}
+        """Seq -> when the edge's receipt (or a result) said it holds the frame's payload."""
+        self._early_results: dict[int, EdgeResult] = {}
+        """Results that came before their frame's receipt."""
         self._lost_in_a_row = 0
         self._silent_since: float | None = None
         self._workers = Workers(self._cv, {"device-compute": self._compute_loop, "device-link": self._link_loop})
@@ -173,7 +184,7 @@ class DeviceRuntime:
             initial_bandwidth=ln.initial_bandwidth, estimator_window=ln.estimator_window,
             edge_silence_limit=dev.edge_silence_limit, edge_retry=dev.edge_retry, emit=emit, send=send,
             clock=clock, sealer=Sealer(key) if key is not None else None,
-            outcome_log=OutcomeLog(config.resolve_path(dev.outcome_log)))
+            outcome_log=OutcomeLog(config.resolve_path(dev.outcome_log)), shaped=ln.shaper == "app")
 
     # ---------------------------------------------------------------- life
     def start(self) -> None:
@@ -242,7 +253,8 @@ class DeviceRuntime:
                 "bandwidth_estimate": f"{self.estimator.estimate:.0f}", "fallback_decisions": stats.fallback_decisions,
                 "splits": stats.split_counts, "edge_available": self.edge_available,
                 "edge_away_decisions": stats.edge_away_decisions, "edge_departures": stats.edge_departures,
-                "bad_frames": stats.bad_frames, "renumbered_frames": stats.renumbered_frames}
+                "bad_frames": stats.bad_frames, "renumbered_frames": stats.renumbered_frames,
+                "receipts": stats.receipts, "late_receipts": stats.late_receipts, "edge_queue": stats.edge_queue}
 
     @property
     def in_flight(self) -> int:
@@ -322,23 +334,47 @@ class DeviceRuntime:
         """The edge's result for a frame; False for a duplicate or late one (ignored), or another model's."""
         if result.model and result.model != self.model.name:
             return False  # another testbed's edge on the same topic
-        seq, edge_compute, error = result.seq, result.edge_compute, result.error
         with self._cv:
             # Any result, even one too late for its frame, shows the edge is alive (an overloaded edge
             # answers late; it is not away).
             self._lost_in_a_row, self._silent_since = 0, None
-            entry = self._awaiting.pop(seq, None)
+            entry = self._awaiting.pop(result.seq, None)
             if entry is None:
+                job = self.queues.transmitting
+                if job is not None and job.seq == result.seq and result.seq not in self._early_results:
+                    # The result overtook the receipt: the edge held the payload; the link worker ends the
+                    # transmission now and then completes the frame with this result.
+                    self._delivered.setdefault(result.seq, self.clock.now())
+                    self._early_results[result.seq] = result
+                    self._cv.notify_all()
+                    return True
                 self.stats.duplicate_or_late_results += 1
                 return False
-            job, _ = entry
-            now = self.clock.now()
-            if error:
-                self.stats.edge_errors += 1
-                self.queues.fail(job, now, DropReason.DECODE_ERROR, DropPlace.EDGE, job.nbytes)
-            else:
-                self.stats.results += 1
-                self.queues.complete(job, now, edge_compute)
+            self._finish(entry[0], result, self.clock.now())
+            return True
+
+    def _finish(self, job: Job, result: EdgeResult, now: float) -> None:
+        """A frame's result is back: completed, or (an error result) a decode_error drop."""
+        if result.error:
+            self.stats.edge_errors += 1
+            self.queues.fail(job, now, DropReason.DECODE_ERROR, DropPlace.EDGE, job.nbytes)
+        else:
+            self.stats.results += 1
+            self.queues.complete(job, now, result.edge_compute)
+
+    def on_receipt(self, receipt: Receipt) -> bool:
+        """The edge holds a frame's whole payload: the frame's transmission ends now. False for a receipt of
+        no frame in transmission (a duplicate, or one after its frame was dropped), or of another model."""
+        if receipt.model and receipt.model != self.model.name:
+            return False
+        with self._cv:
+            job = self.queues.transmitting
+            if job is None or job.seq != receipt.seq or receipt.seq in self._delivered:
+                self.stats.late_receipts += 1
+                return False
+            self._delivered[receipt.seq] = self.clock.now()
+            self.stats.edge_queue = receipt.edge_queue
+            self._cv.notify_all()
             return True
 
     def poll(self) -> None:
@@ -353,13 +389,18 @@ class DeviceRuntime:
                 if now >= deadline:
                     del self._awaiting[seq]
                     self.queues.fail(job, now, DropReason.EDGE_LOST, DropPlace.EDGE, job.nbytes)
-                    self._lost_in_a_row += 1
-                    if self._lost_in_a_row == self.edge_silence_limit:
-                        self._silent_since = now
-                        self.stats.edge_departures += 1
-                        log.warning("%d frames in a row got no result: the edge is away for %g s (device-only)",
-                                    self._lost_in_a_row, self.edge_retry)
+                    self._count_lost(now)
             self._cv.notify_all()
+
+    def _count_lost(self, now: float) -> None:
+        """One more frame in a row the edge did not answer (no receipt or no result in time); at
+        ``edge_silence_limit`` the edge is away for ``edge_retry`` s."""
+        self._lost_in_a_row += 1
+        if self._lost_in_a_row == self.edge_silence_limit:
+            self._silent_since = now
+            self.stats.edge_departures += 1
+            log.warning("%d frames in a row got no receipt or result: the edge is away for %g s (device-only)",
+                        self._lost_in_a_row, self.edge_retry)
 
     # -------------------------------------------------------- edge presence
     def edge_listeners(self, count: int) -> None:
@@ -453,7 +494,7 @@ class DeviceRuntime:
                         q.abort_transmit(self.clock.now(), DropReason.LOCAL_ERROR)
                 continue
             job.nbytes = len(blob)
-            delay = self.shaper.finish_time(job.started, len(blob)) - self.clock.now()
+            delay = self.shaper.finish_time(job.started, len(blob)) - self.clock.now() if self.shaped else 0.0
             if delay > 0 and self.clock.sleep(delay, self._stop):
                 continue  # stopping: stop() drains the transmission
             try:
@@ -468,14 +509,38 @@ class DeviceRuntime:
                         q.abort_transmit(self.clock.now(), DropReason.SHUTDOWN if self._stop.is_set()
                                          else DropReason.LOCAL_ERROR)
                 continue
-            with self._cv:
-                if q.transmitting is not job:
-                    continue
+            self._await_delivery(job)
+
+    def _await_delivery(self, job: Job) -> None:
+        """Hold the link until the edge's receipt for ``job``: its transmission ends when the receipt
+        arrives (b_hat is estimated from these delivery times), and it then awaits its result. Without a
+        receipt within ``edge_timeout`` of the transmission's start the frame is ``edge_lost`` at the link
+        (nobody is known to hold it). So no second frame is sent while one is undelivered: nothing piles
+        up unseen in the middleware, and the offloading queue holds what waits for the link."""
+        q = self.queues
+        deadline = job.started + self.edge_timeout
+        with self._cv:
+            while q.transmitting is job and not self._stop.is_set():
+                delivered = self._delivered.pop(job.seq, None)
+                if delivered is not None:
+                    q.finish_transmit(delivered)
+                    self.estimator.add(job.nbytes, job.transmit)
+                    self.stats.bytes_sent += job.nbytes
+                    self.stats.receipts += 1
+                    self._frames.pop(job.seq, None)
+                    early = self._early_results.pop(job.seq, None)
+                    if early is not None:
+                        self._finish(job, early, self.clock.now())
+                    else:
+                        self._awaiting[job.seq] = (job, delivered + self.edge_timeout)
+                    break
                 now = self.clock.now()
-                q.finish_transmit(now)
-                self.estimator.add(job.nbytes, job.transmit)
-                self.stats.bytes_sent += job.nbytes
-                self._frames.pop(job.seq, None)
-                self._awaiting[job.seq] = (job, now + self.edge_timeout)
-                self._cv.notify_all()
+                if now >= deadline:
+                    log.warning("frame %d: no receipt from the edge %g s after sending: edge_lost", job.seq,
+                                self.edge_timeout)
+                    q.abort_transmit(now, DropReason.EDGE_LOST)
+                    self._count_lost(now)
+                    break
+                self._cv.wait(0.05)
+            self._cv.notify_all()
 

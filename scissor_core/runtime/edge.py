@@ -34,7 +34,7 @@ from scissor_core.models.detection import LetterboxInfo, letterbox
 from scissor_core.models.graph import CutError
 from scissor_core.models.registry import Prediction, VisionModel, load_model
 from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
-from scissor_core.runtime.records import EdgeResult, FeaturePayload, ResultDetection
+from scissor_core.runtime.records import EdgeResult, FeaturePayload, Receipt, ResultDetection
 from scissor_core.runtime.workers import Workers
 from scissor_core.wire.codec import CodecError
 from scissor_core.wire.sealing import Opener, SealError, is_sealed, key_from_config
@@ -151,12 +151,16 @@ class EdgeRuntime:
             self.queue.waiting.clear()
         return left
 
-    def submit(self, payload: FeaturePayload, waited: float = 0.0, frame: np.ndarray | None = None) -> None:
-        """Queue a payload for service; ``waited`` is the time it spent before reaching the edge's queue
-        (e.g. in the middleware), ``frame`` the camera frame it came from, if the caller has it."""
+    def accept(self, payload: FeaturePayload, waited: float = 0.0, frame: np.ndarray | None = None) -> Receipt:
+        """Queue a payload for service and return its receipt: the edge holds the whole payload now, which
+        ends the frame's transmission for the device. ``waited`` is the time it spent before reaching the
+        edge's queue (e.g. in the middleware), ``frame`` the camera frame it came from, if the caller has it."""
         with self._cv:
+            ahead = self.queue.length
             self.queue.arrive((payload, waited, frame), self.clock.now())
             self._cv.notify()
+        return Receipt(payload.seq, payload.stamp_ns, payload.frame_id, payload.model,
+                       len(memoryview(payload.payload).cast("B")), ahead)
 
     @property
     def queue_length(self) -> int:

@@ -42,6 +42,21 @@ class FeaturePayload:
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """``FeatureReceipt.msg``: the edge holds a frame's whole payload (the end of its transmission)."""
+
+    seq: int
+    stamp_ns: int
+    """Capture time of the frame, copied from the FeaturePayload."""
+    frame_id: str
+    model: str
+    payload_bytes: int
+    """Bytes of payload the edge received."""
+    edge_queue: int = 0
+    """Feature maps waiting at the edge when this one arrived (this one not counted)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ResultDetection:
     """``Detection.msg``: one detected object, box in the camera frame's pixels."""
 
