@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from scissor_core.models.registry import load_model
-from scissor_core.runtime.edge import EdgeError, EdgeQueue, EdgeRuntime
+from scissor_core.runtime.edge import EdgeError, EdgeRuntime
+from scissor_core.runtime.queues import EdgeQueue
 from scissor_core.runtime.records import FeaturePayload
 from scissor_core.wire.codec import CodecSpec
 

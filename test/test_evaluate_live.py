@@ -71,7 +71,7 @@ def test_structural_notes_name_the_stages_that_differ():
     def ev(edge: float) -> Evaluation:
         m = metrics(edge, 0.0, edge)
         stages = {"local_wait": 0.0, "local_compute": 0.01, "offload_wait": 0.0, "transmit": 0.001,
-                  "edge_compute": edge}
+                  "edge_wait": 0.0, "edge_compute": edge}
         return Evaluation("p", (m,), m, stages, {"0": 1.0})
 
     notes = structural_notes({"p": ev(0.03)}, {"p": ev(0.12)})

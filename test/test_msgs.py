@@ -69,7 +69,7 @@ EXPECTED = {
         ("string", "codec"), ("string", "policy"), ("bool", "completed"),
         ("string", "drop_reason"), ("string", "drop_place"), ("bool", "fallback_decision"),
         ("uint64", "bytes_sent"), ("float64", "local_wait"), ("float64", "local_compute"),
-        ("float64", "offload_wait"), ("float64", "transmit"), ("float64", "edge_compute"),
+        ("float64", "offload_wait"), ("float64", "transmit"), ("float64", "edge_wait"), ("float64", "edge_compute"),
         ("float64", "total_delay"), ("float64", "reward"),
     ],
 }

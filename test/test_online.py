@@ -19,7 +19,7 @@ from conftest import write_config
 
 def outcome(seq: int, reward: float, completed: bool = True) -> FrameOutcome:
     return FrameOutcome(seq, 0.0, "alexnet", "conv2", "fp16", "a2c", completed, "" if completed else "edge_lost",
-                        "" if completed else "edge", False, 1000, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, reward)
+                        "" if completed else "edge", False, 1000, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, reward)
 
 
 def test_moving_average_over_a_window():

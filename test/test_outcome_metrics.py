@@ -17,7 +17,7 @@ def outcome(seq: int, split: str, delay: float, nbytes: int = 0, completed: bool
             capture: float | None = None) -> FrameOutcome:
     reward = R.success(nbytes, delay) if completed else R.drop
     return FrameOutcome(seq, seq * 1.0 if capture is None else capture, "toy", split, "raw", "test", completed,
-                        reason, "local" if reason else "", False, nbytes, 0.1, 0.2, 0.05, 0.15, delay - 0.5,
+                        reason, "local" if reason else "", False, nbytes, 0.1, 0.2, 0.05, 0.15, 0.0, delay - 0.5,
                         delay, reward)
 
 

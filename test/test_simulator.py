@@ -41,7 +41,7 @@ def test_every_frame_gets_exactly_one_outcome(name):
     for o in outcomes:
         assert o.policy == policy.name and o.completed == (o.drop_reason == "")
         if o.completed:
-            parts = o.local_wait + o.local_compute + o.offload_wait + o.transmit + o.edge_compute
+            parts = o.local_wait + o.local_compute + o.offload_wait + o.transmit + o.edge_wait + o.edge_compute
             assert o.total_delay == pytest.approx(parts, abs=1e-9)
             assert o.reward == pytest.approx(-(o.bytes_sent / 1e6 + o.total_delay))
         else:

@@ -46,7 +46,7 @@ BASELINES: tuple[str, ...] = tuple(n for n in POLICY_NAMES if n != ORACLE)
 """The causal baselines (everything but the clairvoyant references)."""
 ALL_POLICIES: tuple[str, ...] = (A2C, *POLICY_NAMES, HINDSIGHT)
 
-STAGES: tuple[str, ...] = ("local_wait", "local_compute", "offload_wait", "transmit", "edge_compute")
+STAGES: tuple[str, ...] = ("local_wait", "local_compute", "offload_wait", "transmit", "edge_wait", "edge_compute")
 """The latency stages of the paper's Table 4, as FrameOutcome fields."""
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunMetrics) if f.name != "drops_by_reason")

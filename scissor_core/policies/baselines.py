@@ -114,7 +114,7 @@ class Greedy(Policy):
 class DDP(Greedy):
     """DDP, the queue-aware greedy of the front-end/cloud partitioning paper: the split that
     minimises the frame's predicted finish time given when the device and the link are
-    next free (the edge is taken as always free: it serves frames in parallel here).
+    next free (the edge is taken as free: the observed state says nothing of its queue).
 
     In this system model that is :class:`Greedy` without the data term (``w = 0``):
     DDP optimises latency only. Ties go to the earlier candidate (less device work).
@@ -132,8 +132,8 @@ def predict_delay(costs: SplitCosts, i: int, state: ObservedState) -> float:
     Device: waits ``device_backlog`` then computes. Link: FIFO; for split 0 the
     feature maps queue behind what is already in the offloading queue; for any
     other split behind everything pending now (``o_t``, which includes the frames
-    waiting to be computed, and they will be ahead). Edge: no queueing (the
-    simulator's edge serves frames in parallel). Timeouts are not predicted.
+    waiting to be computed, and they will be ahead). Edge: no queueing predicted (the
+    observed state, the paper's, has no edge queue). Timeouts are not predicted.
     """
     b = state.bandwidth
     if needs_local(costs.splits[i]):

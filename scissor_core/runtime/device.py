@@ -360,6 +360,7 @@ class DeviceRuntime:
             self.queues.fail(job, now, DropReason.DECODE_ERROR, DropPlace.EDGE, job.nbytes)
         else:
             self.stats.results += 1
+            job.edge_wait = result.edge_wait
             self.queues.complete(job, now, result.edge_compute)
 
     def on_receipt(self, receipt: Receipt) -> bool:

@@ -20,11 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +32,7 @@ from scissor_core.models.detection import LetterboxInfo, letterbox
 from scissor_core.models.graph import CutError
 from scissor_core.models.registry import Prediction, VisionModel, load_model
 from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
+from scissor_core.runtime.queues import EdgeQueue
 from scissor_core.runtime.records import EdgeResult, FeaturePayload, Receipt, ResultDetection
 from scissor_core.runtime.workers import Workers
 from scissor_core.wire.codec import CodecError
@@ -63,40 +62,6 @@ def pick_device(choice: str) -> torch.device:
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(choice)
-
-
-class EdgeQueue:
-    """The edge's serving model with explicit time: FIFO, at most ``capacity`` items in service at once."""
-
-    def __init__(self, capacity: int = 1) -> None:
-        if capacity < 1:
-            raise ValueError("an edge serves at least one frame at a time")
-        self.capacity = capacity
-        self.waiting: deque[tuple[Any, float]] = deque()
-        self.in_service = 0
-
-    def arrive(self, item: Any, now: float) -> None:
-        """An item joins the queue at ``now``."""
-        self.waiting.append((item, now))
-
-    def start(self, now: float) -> tuple[Any, float] | None:
-        """The next item and how long it waited, if a server is free and one waits (else None)."""
-        if self.in_service >= self.capacity or not self.waiting:
-            return None
-        item, arrived = self.waiting.popleft()
-        self.in_service += 1
-        return item, now - arrived
-
-    def finish(self) -> None:
-        """An item's service has ended: its server is free."""
-        if self.in_service == 0:
-            raise RuntimeError("finish without an item in service")
-        self.in_service -= 1
-
-    @property
-    def length(self) -> int:
-        """Items waiting (not in service)."""
-        return len(self.waiting)
 
 
 @dataclass(slots=True)

@@ -84,6 +84,8 @@ class FrameOutcome:
     local_compute: float
     offload_wait: float
     transmit: float
+    edge_wait: float
+    """Waited at the edge for a server (its serving queue) before the tail ran (s)."""
     edge_compute: float
     total_delay: float
     """Capture to result (completed) or capture to drop (dropped)."""

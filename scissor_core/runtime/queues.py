@@ -1,4 +1,4 @@
-"""The device's two queues, their drop rules, and the observed state s_t.
+"""The device's two queues, their drop rules, the observed state s_t, and the edge's serving queue.
 
 One model, used by the simulator (simulated time) and the live device node
 (``time.monotonic()``): every method takes the current time ``now`` explicitly.
@@ -11,7 +11,9 @@ One model, used by the simulator (simulated time) and the live device node
   queued frames keep their places).
 
 Every :class:`Job` ends in exactly one :class:`FrameOutcome`, passed to the
-``emit`` callback: the queue owns that invariant.
+``emit`` callback: the queue owns that invariant. :class:`EdgeQueue` is the edge's
+serving model (FIFO, a configured number of frames in service at once), run by the
+live edge (:mod:`scissor_core.runtime.edge`).
 
 Choices where the paper is silent (also in docs/design.md §1):
 
@@ -34,7 +36,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from scissor_core.runtime.outcome import MB, DropPlace, DropReason, FrameOutcome, Reward
 
@@ -65,6 +67,8 @@ class Job:
     local_compute: float = 0.0
     offload_wait: float = 0.0
     transmit: float = 0.0
+    edge_wait: float = 0.0
+    """Waited in the edge's serving queue (set when the edge starts serving it)."""
 
 
 class ObservedState(NamedTuple):
@@ -214,8 +218,8 @@ class DeviceQueues:
         nbytes = job.nbytes if job.needs_link else 0
         outcome = FrameOutcome(
             job.seq, job.capture, self.model, job.split, job.codec, job.policy, True, "", "", job.fallback,
-            nbytes, job.local_wait, job.local_compute, job.offload_wait, job.transmit, edge_compute, delay,
-            self.reward.success(nbytes, delay),
+            nbytes, job.local_wait, job.local_compute, job.offload_wait, job.transmit, job.edge_wait, edge_compute,
+            delay, self.reward.success(nbytes, delay),
         )
         self.emit(outcome)
         return outcome
@@ -228,8 +232,8 @@ class DeviceQueues:
     def _drop(self, job: Job, reason: str, place: str, when: float, bytes_sent: int = 0) -> FrameOutcome:
         outcome = FrameOutcome(
             job.seq, job.capture, self.model, job.split, job.codec, job.policy, False, reason, place,
-            job.fallback, bytes_sent, job.local_wait, job.local_compute, job.offload_wait, job.transmit, 0.0,
-            when - job.capture, self.reward.drop,
+            job.fallback, bytes_sent, job.local_wait, job.local_compute, job.offload_wait, job.transmit,
+            job.edge_wait, 0.0, when - job.capture, self.reward.drop,
         )
         self.emit(outcome)
         return outcome
@@ -329,3 +333,37 @@ class DeviceQueues:
     def idle(self) -> bool:
         """Nothing waits, computes or transmits."""
         return not self.local and not self.offload and self.computing is None and self.transmitting is None
+
+
+class EdgeQueue:
+    """The edge's serving model with explicit time: FIFO, at most ``capacity`` items in service at once."""
+
+    def __init__(self, capacity: int = 1) -> None:
+        if capacity < 1:
+            raise ValueError("an edge serves at least one frame at a time")
+        self.capacity = capacity
+        self.waiting: deque[tuple[Any, float]] = deque()
+        self.in_service = 0
+
+    def arrive(self, item: Any, now: float) -> None:
+        """An item joins the queue at ``now``."""
+        self.waiting.append((item, now))
+
+    def start(self, now: float) -> tuple[Any, float] | None:
+        """The next item and how long it waited, if a server is free and one waits (else None)."""
+        if self.in_service >= self.capacity or not self.waiting:
+            return None
+        item, arrived = self.waiting.popleft()
+        self.in_service += 1
+        return item, now - arrived
+
+    def finish(self) -> None:
+        """An item's service has ended: its server is free."""
+        if self.in_service == 0:
+            raise RuntimeError("finish without an item in service")
+        self.in_service -= 1
+
+    @property
+    def length(self) -> int:
+        """Items waiting (not in service)."""
+        return len(self.waiting)

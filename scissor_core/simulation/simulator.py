@@ -9,8 +9,10 @@ same code the live device runs -- so the drop rules and every frame's single
 
 Model: the device computes one frame at a time (FIFO local queue); the link
 sends one frame's feature maps at a time (FIFO offloading queue) at the rate of
-the trace; the edge serves frames in parallel (a GPU edge for one device: no
-edge queue, as in the paper's state, which has none). Events at the same
+the trace; the edge serves them through the live edge's own serving model,
+:class:`~scissor_core.runtime.queues.EdgeQueue` (FIFO, ``edge.capacity`` frames at
+once: 1 by default, as a CPU or a one-stream GPU edge; the paper's state has no
+edge queue, so a frame waiting there is only seen in its delay). Events at the same
 instant run completions first (edge, link, device), then the arrival, so a
 policy sees the state after everything that finished by then. ``b_hat`` is
 updated when a transmission finishes, from its bytes and duration.
@@ -33,7 +35,7 @@ from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.costs import needs_link, needs_local
 from scissor_core.runtime.outcome import FrameOutcome, Reward
 from scissor_core.runtime.policy import Policy
-from scissor_core.runtime.queues import DeviceQueues, Job, ObservedState
+from scissor_core.runtime.queues import DeviceQueues, EdgeQueue, Job, ObservedState
 from scissor_core.runtime.traces import BandwidthEstimator, Trace, parse_trace
 
 
@@ -60,7 +62,9 @@ class Simulator:
     def __init__(self, policy: Policy, trace: Trace, *, timeout: float, local_max: int = 30,
                  offload_max: int = 30, reward: Reward | None = None, interval: float = 1.0, jitter: float = 0.0,
                  burst_every: int = 0, burst_size: int = 0, seed: int = 0, initial_bandwidth: float = 5e6,
-                 estimator_window: int = 5) -> None:
+                 estimator_window: int = 5, edge_capacity: int = 1) -> None:
+        """``edge_capacity``: frames the edge serves at once (:class:`~scissor_core.runtime.queues.EdgeQueue`,
+        the live edge's model; 1 = one at a time, a larger number a GPU edge serving in parallel)."""
         self.policy = policy
         self.trace = trace
         self.timeout = timeout
@@ -73,7 +77,10 @@ class Simulator:
         self.burst_size = burst_size
         self.seed = seed
         self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
+        self.edge_capacity = edge_capacity
         self.queues: DeviceQueues | None = None
+        self.edge: EdgeQueue | None = None
+        self._edge_service: list[tuple[float, int, Job]] = []
         self.outcomes: list[FrameOutcome] = []
         """Outcomes of the current run so far, in the order frames finished."""
         self._dev_end = self._link_end = math.inf
@@ -90,6 +97,7 @@ class Simulator:
             reward=Reward.from_config(config.reward), interval=s.interval_for(model),
             jitter=s.jitter, burst_every=s.burst_every, burst_size=s.burst_size, seed=s.seed,
             initial_bandwidth=ln.initial_bandwidth, estimator_window=ln.estimator_window,
+            edge_capacity=config.edge.capacity,
         )
 
     def run(self, frames: int, *, start: float = 0.0, seed: int | None = None) -> list[FrameOutcome]:
@@ -135,7 +143,10 @@ class Simulator:
         transmit_finish = self.trace.transmit_finish_time
         inf = math.inf
         dev_end = link_end = inf
-        edge_heap: list[tuple[float, int, Job]] = []
+        edge_queue = self.edge = EdgeQueue(self.edge_capacity)
+        edge_arrive, edge_start, edge_finish = edge_queue.arrive, edge_queue.start, edge_queue.finish
+        edge_heap: list[tuple[float, int, Job]] = []  # frames in service at the edge: (done, seq, job)
+        self._edge_service = edge_heap
         k, t_arr = 0, start + arrivals[0]
         while True:
             t_edge = edge_heap[0][0] if edge_heap else inf
@@ -143,13 +154,22 @@ class Simulator:
                 if t_edge == inf:
                     break
                 t, _, job = heappop(edge_heap)
+                edge_finish()
                 q.complete(job, t, job.edge_time)
+                started = edge_start(t)
+                if started is not None:
+                    job, job.edge_wait = started
+                    heappush(edge_heap, (t + job.edge_time, job.seq, job))
                 continue
             if link_end <= dev_end and link_end <= t_arr:
                 t, link_end = link_end, inf
                 job = q.finish_transmit(t)
                 est.add(job.nbytes, job.transmit)
-                heappush(edge_heap, (t + job.edge_time, job.seq, job))
+                edge_arrive(job, t)
+                started = edge_start(t)
+                if started is not None:
+                    job, job.edge_wait = started
+                    heappush(edge_heap, (t + job.edge_time, job.seq, job))
             elif dev_end <= t_arr:
                 t, dev_end = dev_end, inf
                 q.finish_compute(t)
@@ -177,19 +197,20 @@ class Simulator:
         """Exact cost (``w*MB + delay``, or ``F`` if dropped) of the frame arriving at ``now`` at the
         given split, from the exact queue contents, service times and future trace (the oracle's view).
 
-        Assumes no frame arriving later overtakes this one on the link."""
+        Assumes no frame arriving later overtakes this one on the link. The edge's queue is exact for an edge
+        serving one frame at a time (``edge_capacity`` 1); a larger capacity is taken as never queueing."""
         q, costs, T, drop = self.queues, self.policy.costs, self.timeout, -self.reward.drop
         split = costs.splits[split_index]
         t_dev = self._dev_end if q.computing is not None else now
-        ready: list[tuple[float, int]] = []  # (joins the offloading queue, bytes) of frames ahead
+        ready: list[tuple[float, Job]] = []  # (joins the offloading queue, job) of frames ahead
         if q.computing is not None and q.computing.needs_link:
-            ready.append((self._dev_end, q.computing.nbytes))
+            ready.append((self._dev_end, q.computing))
         for job in q.local:
             if t_dev - job.enqueued > T:
                 continue  # will time out before its turn
             t_dev += job.local_time
             if job.needs_link:
-                ready.append((t_dev, job.nbytes))
+                ready.append((t_dev, job))
         if needs_local(split):
             if len(q.local) >= q.local_max or t_dev - now > T:
                 return drop
@@ -201,18 +222,30 @@ class Simulator:
         if not needs_link(split):
             return r - now
         finish = self.trace.transmit_finish_time
-        link = self._link_end if q.transmitting is not None else now
+        serial = self.edge_capacity == 1
+        edge = now  # a one-at-a-time edge: when it is free of the frames ahead of this one
+        if serial:
+            if self._edge_service:
+                edge = self._edge_service[0][0]
+            edge += sum(job.edge_time for job, _ in self.edge.waiting)
+        link = now
+        if q.transmitting is not None:
+            link = self._link_end
+            edge = max(edge, link) + q.transmitting.edge_time
         for job in q.offload:
             if link - job.enqueued <= T:
                 link = finish(link, job.nbytes)
-        for ready_at, size in ready:
+                edge = max(edge, link) + job.edge_time
+        for ready_at, job in ready:
             if ready_at > r:
                 break
             start = max(link, ready_at)
             if start - ready_at <= T:
-                link = finish(start, size)
+                link = finish(start, job.nbytes)
+                edge = max(edge, link) + job.edge_time
         start = max(link, r)
         if start - r > T:
             return drop
-        done = finish(start, costs.nbytes[split_index]) + costs.edge[split_index]
+        arrived = finish(start, costs.nbytes[split_index])
+        done = (max(edge, arrived) if serial else arrived) + costs.edge[split_index]
         return self.reward.cost(costs.nbytes[split_index], done - now)
