@@ -88,6 +88,8 @@ class CameraNode(Node):
             self.get_logger().error(str(exc))
             frame = None
         captured = self.get_clock().now()
+        if self.first_publish is None:  # recorded timing counts from the first frame's capture
+            self.first_publish = time.monotonic()
         if frame is None:
             self.get_logger().info(f"source ended after {self.seq} frames")
             self.finish()
@@ -107,11 +109,11 @@ class CameraNode(Node):
         return True
 
     def recorded_time_reached(self, offsets: list[float]) -> bool:
-        """Whether the next frame's recorded offset (from the first published frame) has passed."""
-        now = time.monotonic()
+        """Whether the next frame's recorded offset from the first frame's capture has passed (the first
+        frame is due at once): no frame is ever captured earlier than its recorded offset."""
         if self.first_publish is None:
-            self.first_publish = now
-        return self.seq >= len(offsets) or now - self.first_publish >= offsets[self.seq]
+            return True
+        return self.seq >= len(offsets) or time.monotonic() - self.first_publish >= offsets[self.seq]
 
     def finish(self) -> None:
         self.timer.cancel()
