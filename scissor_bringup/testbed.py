@@ -48,6 +48,12 @@ def _param_literal(value: str | int | float | bool) -> str:
 
 TESTBED_NODES = ("camera_node", "device_node", "edge_node", "agent_node")
 """Entry points of a full testbed, in start order (consumers before producers would also work: QoS is reliable)."""
+ROBOT_NODES = ("camera_node", "device_node", "agent_node")
+"""The robot side of a two-host deployment: where the frames are, the device and its agent."""
+EDGE_NODES = ("edge_node",)
+"""The edge server's side: the edge alone, which needs nothing but the feature maps."""
+SIDES: dict[str, tuple[str, ...]] = {"both": TESTBED_NODES, "robot": ROBOT_NODES, "edge": EDGE_NODES}
+"""Which nodes run where: ``both`` on one machine, or ``robot`` and ``edge`` on two hosts."""
 
 
 def describe_testbed(config_file: str | Path = DEFAULT_CONFIG, namespace: str = "",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.testbed import describe_testbed
+from scissor_bringup.testbed import EDGE_NODES, SIDES, describe_testbed
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.config import load_config
 from scissor_core.runtime.outcome import FrameOutcome, read_csv
@@ -108,20 +108,23 @@ def reliable_camera(namespace: str = "", into: dict[str, dict] | None = None) ->
 def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
                 policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
                 grace: float = 20.0, stop_after_outcomes: int = 0, record: Path | None = None,
-                storage: str = "mcap", netns: bool = False) -> TestbedRun:
+                storage: str = "mcap", netns: bool = False, side: str = "both") -> TestbedRun:
     """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise;
     with ``stop_after_outcomes`` > 0 it stops earlier, once the outcome log holds that many outcomes.
     With ``record`` (a folder that must not exist: RecordError, a ValueError, before any node starts) the
     run's topics go to a rosbag2 there, in ``storage`` (mcap or sqlite3). With ``netns`` the edge runs in
-    its own network namespace behind a veth link shaped by tc (:mod:`scissor_bringup.netns`)."""
-    if netns and record is not None:
-        raise ValueError("--record and --netns cannot be combined: the recorder cannot reach the namespaces")
+    its own network namespace behind a veth link shaped by tc (:mod:`scissor_bringup.netns`): the robot
+    side's nodes in one, the edge side's in the other. ``side`` runs only one host's nodes
+    (:data:`~scissor_bringup.testbed.SIDES`: ``robot`` or ``edge``), to meet the other side on the network."""
+    if side not in SIDES:
+        raise ValueError(f"side {side!r}: choose one of {', '.join(SIDES)}")
+    if netns and (record is not None or side != "both"):
+        raise ValueError("--netns runs both sides, in two namespaces, and cannot record (the recorder cannot "
+                         "reach the namespaces)")
+    if record is not None and side == "edge":
+        raise ValueError("--record needs the robot side: the recorder counts on the camera and the device")
     if record is not None:
-        from scissor_bringup.recorder import (  # rclpy: only when recording
-            Recorder,
-            bag_counts,
-            check_new_bag,
-        )
+        from scissor_bringup.recorder import Recorder, bag_counts, check_new_bag  # rclpy: only when recording
 
         record = record.resolve()
         check_new_bag(record, storage)
@@ -156,9 +159,11 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         reliable_camera(namespace, into=overrides)  # no shared memory: ~1 MB best-effort frames lose UDP fragments
         link = NetnsLink(os.getpid())
         follower = TraceFollower(link, trace)
-    specs = describe_testbed(config_file, namespace, overrides=overrides)
+    nodes = SIDES[side]
+    overrides = {node: params for node, params in overrides.items() if node in nodes}
+    specs = describe_testbed(config_file, namespace, nodes=nodes, overrides=overrides)
     if link is not None:
-        sides = {spec.name: "edge" if spec.name == "edge" else "device" for spec in specs}
+        sides = {spec.name: "edge" if spec.executable in EDGE_NODES else "device" for spec in specs}
         specs = [dataclasses.replace(s, env={**s.env, **link.env(sides[s.name])}) for s in specs]
         prefixes = {name: link.prefix(side) for name, side in sides.items()}
     launcher = Launcher(specs, grace=grace, command_prefix=prefixes)

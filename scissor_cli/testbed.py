@@ -21,9 +21,11 @@ def cmd_testbed(args: argparse.Namespace) -> int:
                                    checkpoint_every=args.checkpoint_every)
     else:
         runner = run_testbed
-    keep_discovery_local()
+    if args.side == "both":
+        keep_discovery_local()  # one side alone must meet the other over the network (the user's discovery settings)
     run = runner(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
-                 max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns)
+                 max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns,
+                 side=args.side)
     print(run.summary)
     print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png"
           + (f"; rosbag2 of the run: {run.bag} ({sum(n for _, n in run.bag_topics.values())} messages)"
@@ -33,7 +35,7 @@ def cmd_testbed(args: argparse.Namespace) -> int:
 
         print(f"online learning: checkpoint {run.checkpoint}, rewards {reward_log_path(run.checkpoint)}, "
               f"reward curve {run.output}/reward.png")
-    return testbed_exit_code(run)
+    return testbed_exit_code(run, outcomes_expected=args.side != "edge")
 
 
 REPLAY_STARTUP = 30.0
@@ -137,6 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "queue states, decisions, feature-map metadata, results, outcomes, link states)")
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="rosbag2 storage of --record (default mcap)")
+    p.add_argument("--side", choices=("both", "robot", "edge"), default="both",
+                   help="both (default): every node here; robot: camera, device and agent; edge: the edge alone. "
+                        "Two hosts run one side each and find each other with the environment's ROS 2 discovery "
+                        "settings (README: Deploy on a robot and an edge server)")
     p.add_argument("--netns", action="store_true",
                    help="edge in its own network namespace behind a veth link shaped by tc following link.trace "
                         "(root only; see scissor_bringup/netns.py)")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.testbed import TESTBED_NODES, NodeSpec, describe_testbed
+from scissor_bringup.testbed import SIDES, TESTBED_NODES, NodeSpec, describe_testbed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,13 +29,32 @@ def test_description_lists_every_node_with_the_config_file():
         describe_testbed(overrides={"typo_node": {}})
 
 
-def test_launch_file_consumes_the_shared_description():
-    """launch_ros does not install here, so check the launch file's structure instead of running it."""
-    source = (REPO / "launch" / "testbed.launch.py").read_text()
-    tree = ast.parse(source)
-    imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for a in node.names}
-    assert {"describe_testbed", "Node", "LaunchDescription"} <= imported
+@pytest.mark.parametrize(("name", "side"), [("testbed", "both"), ("robot", "robot"), ("edge", "edge")])
+def test_launch_files_consume_the_shared_description(name, side):
+    """launch_ros is not in this venv (see the README), so check the launch files' structure: each returns
+    the shared launch description of its side, which builds its nodes from describe_testbed."""
+    tree = ast.parse((REPO / "launch" / f"{name}.launch.py").read_text())
     assert "generate_launch_description" in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "launch_description"]
+    assert [c.args[0].value for c in calls] == [side]
+    builder = ast.parse((REPO / "scissor_bringup" / "launch_description.py").read_text())
+    imported = {a.name for node in ast.walk(builder) if isinstance(node, ast.ImportFrom) for a in node.names}
+    assert {"describe_testbed", "SIDES", "Node", "LaunchDescription"} <= imported
+
+
+def test_the_two_sides_are_the_whole_testbed():
+    assert sorted(SIDES["robot"] + SIDES["edge"]) == sorted(SIDES["both"]) == sorted(TESTBED_NODES)
+    assert [s.executable for s in describe_testbed(nodes=SIDES["edge"])] == ["edge_node"]
+
+
+def test_run_testbed_refuses_what_a_side_cannot_do(tmp_path):
+    from scissor_bringup.testbed_run import run_testbed
+
+    for kwargs, match in (({"side": "gpu"}, "choose one of both, robot, edge"),
+                          ({"side": "edge", "netns": True}, "--netns runs both sides"),
+                          ({"side": "edge", "record": tmp_path / "bag"}, "--record needs the robot side")):
+        with pytest.raises(ValueError, match=match):
+            run_testbed(REPO / "config" / "scissor.yaml", 1.0, tmp_path / "out", **kwargs)
 
 
 def _script(tmp_path, name: str, body: str) -> NodeSpec:

@@ -10,7 +10,8 @@ import time
 import torch
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.testbed import describe_testbed
+from scissor_bringup.testbed import EDGE_NODES, describe_testbed
+from scissor_bringup.testbed_run import run_testbed
 from scissor_core.config import load_config
 from scissor_core.models.classification import topk
 from scissor_core.models.registry import load_model
@@ -182,3 +183,20 @@ def test_testbeds_are_isolated_by_namespace_and_domain(tmp_path, domain):
     # The test's own listener may match the edge a few results late: some results, not all, are heard.
     assert heard["/car1"] >= 1, (heard, output[-2000:])
     assert heard["/car2"] == heard["/"] == heard["other domain"] == 0, heard
+
+
+def test_the_robot_side_and_the_edge_side_run_as_two_launches(tmp_path, domain):
+    """Two hosts' worth of nodes from two launchers (here on one machine): the robot side finds the edge
+    on the graph, every frame completes through it, and each side stops cleanly."""
+    config_file = write_config(tmp_path, camera={"max_frames": 12, "wait_for_subscribers": 1},
+                               agent={"policy": "fixed:conv2"}, edge={"annotate": False})
+    edge = Launcher(describe_testbed(config_file, nodes=EDGE_NODES), grace=20, output=io.StringIO())
+    edge.start()
+    try:
+        run = run_testbed(config_file, 120, tmp_path / "robot", side="robot", stop_after_outcomes=12)
+    finally:
+        edge_codes = edge.shutdown()
+    assert set(run.exit_codes) == {"camera", "device", "agent"} and all(c in (0, -2) for c in run.exit_codes.values())
+    assert edge_codes["edge"] in (0, -2), edge.output.getvalue()[-2000:]
+    assert sorted(o.seq for o in run.outcomes) == list(range(12)), run.summary
+    assert all(o.completed and o.split == "conv2" for o in run.outcomes), run.summary

@@ -1,0 +1,10 @@
+"""ros2 launch scissor_bringup robot.launch.py [config_file:=FILE] [namespace:=NS]
+
+The robot side of a two-host deployment: camera, device and agent (``scissor testbed --side robot``).
+The edge runs elsewhere, from ``edge.launch.py``; see the README's deployment section.
+"""
+from scissor_bringup.launch_description import launch_description
+
+
+def generate_launch_description():
+    return launch_description("robot")
