@@ -184,7 +184,8 @@ def as_evaluation(name: str, outcomes: Sequence[FrameOutcome]) -> Evaluation:
 def run_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress: bool = True,
              namespace: str = "") -> dict[str, LiveRun]:
     """The testbed once per policy on the scenario; each run under ``output/runs/POLICY/``."""
-    from scissor_bringup.testbed_run import reliable_camera, run_testbed
+    from scissor_bringup.testbed import reliable_camera
+    from scissor_bringup.testbed_run import run_testbed
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # DDS discovery on this machine
     timeout = scenario.config.queues.timeout_for(scenario.model)

@@ -77,3 +77,15 @@ def describe_testbed(config_file: str | Path = DEFAULT_CONFIG, namespace: str = 
         )
         for node in nodes
     ]
+
+
+def reliable_camera(namespace: str = "", into: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Per-node QoS overrides (added to ``into``) that make camera/image_raw reliable from camera to device,
+    so every frame the camera publishes reaches the device: for replays and evaluations, which count every
+    frame, and links without shared memory. Best effort, the sensor-data default, can lose a frame while a
+    match completes, or a fragment on UDP."""
+    topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/camera/image_raw"
+    into = into if into is not None else {}
+    into.setdefault("camera_node", {})[f"{topic}.publisher.reliability"] = "reliable"
+    into.setdefault("device_node", {})[f"{topic}.subscription.reliability"] = "reliable"
+    return into

@@ -15,14 +15,13 @@ shipped policy: its reward log, checkpoints and ``reward.png`` (``scissor testbe
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.testbed import EDGE_NODES, SIDES, describe_testbed
+from scissor_bringup.netns import Impairment, Outages
+from scissor_bringup.testbed import SIDES, describe_testbed
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.config import load_config
 from scissor_core.runtime.outcome import FrameOutcome, read_csv
@@ -93,29 +92,19 @@ def summarise_bag(bag: Path, storage: str, topics: dict[str, tuple[str, int]]) -
     return "\n".join(lines)
 
 
-def reliable_camera(namespace: str = "", into: dict[str, dict] | None = None) -> dict[str, dict]:
-    """Per-node QoS overrides (added to ``into``) that make camera/image_raw reliable from camera to device,
-    so every frame the camera publishes reaches the device: for replays and evaluations, which count every
-    frame, and links without shared memory. Best effort, the sensor-data default, can lose a frame while a
-    match completes, or a fragment on UDP."""
-    topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/camera/image_raw"
-    into = into if into is not None else {}
-    into.setdefault("camera_node", {})[f"{topic}.publisher.reliability"] = "reliable"
-    into.setdefault("device_node", {})[f"{topic}.subscription.reliability"] = "reliable"
-    return into
-
-
 def run_testbed(config_file: str | Path, duration: float, output: Path, *, namespace: str = "",
                 policy: str | None = None, max_frames: int = 0, extra: dict[str, dict] | None = None,
                 grace: float = 20.0, stop_after_outcomes: int = 0, record: Path | None = None,
-                storage: str = "mcap", netns: bool = False, side: str = "both") -> TestbedRun:
+                storage: str = "mcap", netns: bool = False, side: str = "both", impairment: Impairment | None = None,
+                outages: Outages | None = None) -> TestbedRun:
     """Run the testbed for ``duration`` s (camera: at most ``max_frames`` frames if > 0) and summarise;
     with ``stop_after_outcomes`` > 0 it stops earlier, once the outcome log holds that many outcomes.
     With ``record`` (a folder that must not exist: RecordError, a ValueError, before any node starts) the
     run's topics go to a rosbag2 there, in ``storage`` (mcap or sqlite3). With ``netns`` the edge runs in
     its own network namespace behind a veth link shaped by tc (:mod:`scissor_bringup.netns`): the robot
     side's nodes in one, the edge side's in the other. ``side`` runs only one host's nodes
-    (:data:`~scissor_bringup.testbed.SIDES`: ``robot`` or ``edge``), to meet the other side on the network."""
+    (:data:`~scissor_bringup.testbed.SIDES`: ``robot`` or ``edge``), to meet the other side on the network.
+    ``impairment`` (loss, delay) and ``outages`` (the link down) apply to the netns link."""
     if side not in SIDES:
         raise ValueError(f"side {side!r}: choose one of {', '.join(SIDES)}")
     if netns and (record is not None or side != "both"):
@@ -146,26 +135,20 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         camera = overrides.setdefault("camera_node", {})
         waits = camera.get("camera.wait_for_subscribers", load_config(config_file).camera.wait_for_subscribers)
         camera["camera.wait_for_subscribers"] = int(waits) + 1
-    link = follower = None
-    prefixes: dict[str, list[str]] = {}
+    two_hosts = None
     if netns:
-        from scissor_bringup.netns import NetnsLink, TraceFollower, check_available
+        from scissor_bringup.netns import NetnsTestbed
 
-        check_available()
-        config = load_config(config_file)
-        trace = parse_trace(overrides.get("device_node", {}).get("link.trace", config.link.trace))
-        overrides.setdefault("device_node", {})["link.shaper"] = "none"  # the kernel shapes instead
-        overrides.setdefault("edge_node", {})["edge.annotate"] = False  # frames would cross the link too
-        reliable_camera(namespace, into=overrides)  # no shared memory: ~1 MB best-effort frames lose UDP fragments
-        link = NetnsLink(os.getpid())
-        follower = TraceFollower(link, trace)
+        trace = overrides.get("device_node", {}).get("link.trace", load_config(config_file).link.trace)
+        two_hosts = NetnsTestbed(parse_trace(trace), impairment, outages,  # outages count from the first outcome
+                                 armed=lambda: log_path.exists() and log_path.read_text().count("\n") > 1)
+        two_hosts.adapt(overrides, namespace)
     nodes = SIDES[side]
     overrides = {node: params for node, params in overrides.items() if node in nodes}
     specs = describe_testbed(config_file, namespace, nodes=nodes, overrides=overrides)
-    if link is not None:
-        sides = {spec.name: "edge" if spec.executable in EDGE_NODES else "device" for spec in specs}
-        specs = [dataclasses.replace(s, env={**s.env, **link.env(sides[s.name])}) for s in specs]
-        prefixes = {name: link.prefix(side) for name, side in sides.items()}
+    prefixes: dict[str, list[str]] = {}
+    if two_hosts is not None:
+        specs, prefixes = two_hosts.place(specs)
     launcher = Launcher(specs, grace=grace, command_prefix=prefixes)
 
     def enough_outcomes() -> bool:  # the header line, then one line per outcome
@@ -175,17 +158,14 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     try:
         if recorder is not None:
             recorder.start()
-        if link is not None:
-            link.create()
-            follower.start()
+        if two_hosts is not None:
+            two_hosts.open()
         codes = launcher.run(duration=duration, until=enough_outcomes if stop_after_outcomes else None)
     finally:
         if recorder is not None:  # after every node has exited: nothing they published is missing
             recorder.stop()
-        if link is not None:
-            follower.stop()
-            link_stats = link.qdisc_stats()
-            link.destroy()
+        if two_hosts is not None:
+            two_hosts.close()
     peak = {n.spec.name: n.peak_rss for n in launcher.nodes}
     outcomes = read_csv(log_path) if log_path.exists() else []
     title = f"testbed run: {duration:g} s, config {config_file}" + (f", policy {policy}" if policy else "")
@@ -195,9 +175,8 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     if record is not None:
         topics = bag_counts(record)
         summary += "\n\n" + summarise_bag(record, storage, topics)
-    if link is not None:
-        summary += f"\n\nshaped link (tc -s qdisc of the device's veth end, {follower.changes} rate changes):\n\n" \
-                   + "\n".join(f"    {line}" for line in link_stats.splitlines())
+    if two_hosts is not None:
+        summary += "\n\n" + two_hosts.report()
     (output / "summary.md").write_text(summary + "\n")
     if outcomes:
         plot_run(outcomes, output / "delay.png", title, sorted({o.split for o in outcomes}))

@@ -43,7 +43,8 @@ REPLAY_STARTUP = 30.0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from scissor_bringup.testbed_run import reliable_camera, run_testbed
+    from scissor_bringup.testbed import reliable_camera
+    from scissor_bringup.testbed_run import run_testbed
     from scissor_core.sources.bags import BagSource
 
     config = config_of(args)

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from scissor_bringup.netns import NetnsLink, cleanup_stale, list_namespaces
+from scissor_bringup.netns import Impairment, NetnsLink, Outages, cleanup_stale, list_namespaces
+from scissor_core.runtime.device import EDGE_AWAY_POLICY
 from scissor_bringup.testbed_run import run_testbed
 
 from conftest import write_config
@@ -49,3 +50,34 @@ def test_testbed_over_a_tc_shaped_veth_link(tmp_path, domain):  # noqa: F811
     sent = int(run.summary.split(" Sent ")[1].split()[0])
     assert sent >= sum(o.bytes_sent for o in run.outcomes)  # the feature maps crossed the shaped link
     assert not [ns for ns in list_namespaces() if ns.endswith(f"-{os.getpid()}")]  # cleaned up
+
+
+@pytest.mark.timeout(300)
+def test_a_lossy_link_delivers_every_frame(tmp_path, domain):
+    """5% of the device's packets dropped by the kernel: with the UDP profile (datagrams below the MTU,
+    frequent heartbeats) every frame's feature maps still arrive, receipted, and complete."""
+    config_file = write_config(tmp_path, camera={"interval": 0.4, "wait_for_subscribers": 1},
+                               agent={"policy": "fixed:conv2"}, link={"trace": "const:2MB"},
+                               device={"edge_timeout": 30.0})
+    run = run_testbed(config_file, 200, tmp_path / "run", max_frames=15, stop_after_outcomes=15, netns=True,
+                      impairment=Impairment(loss=0.05))
+    assert [o.seq for o in run.outcomes] == list(range(15)), run.summary
+    assert all(o.completed and o.split == "conv2" for o in run.outcomes), run.summary
+    assert "loss 5%" in run.summary and "0 outages" in run.summary
+
+
+@pytest.mark.timeout(300)
+def test_an_outage_sends_frames_device_only_and_offloading_resumes(tmp_path, domain):
+    """The link down for 8 s: the edge leaves the device's graph (its lease, 4 s), frames run device-only
+    meanwhile, and once the link is back the edge returns and frames are offloaded again; every frame read
+    has one outcome and no node fails."""
+    config_file = write_config(tmp_path, camera={"interval": 0.3, "wait_for_subscribers": 1},
+                               agent={"policy": "fixed:conv2"}, link={"trace": "const:2MB"})
+    run = run_testbed(config_file, 240, tmp_path / "run", max_frames=90, stop_after_outcomes=90, netns=True,
+                      outages=Outages(duration=8.0, every=1000.0, first=3.0))
+    assert all(code in (0, -2) for code in run.exit_codes.values()), run.summary
+    assert sorted(o.seq for o in run.outcomes) == list(range(90)), run.summary
+    away = [o.seq for o in run.outcomes if o.policy == EDGE_AWAY_POLICY]
+    assert away and all(o.completed and o.split == "last" for o in run.outcomes if o.policy == EDGE_AWAY_POLICY)
+    assert any(o.completed and o.split == "conv2" for o in run.outcomes if o.seq > max(away)), run.summary
+    assert "1 outages" in run.summary

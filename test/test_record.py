@@ -15,7 +15,8 @@ from rosbags.typesys import Stores, get_typestore
 
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.recorder import FEATURES_METADATA, RECORDED, RecordError, check_new_bag
-from scissor_bringup.testbed_run import reliable_camera, run_testbed
+from scissor_bringup.testbed import reliable_camera
+from scissor_bringup.testbed_run import run_testbed
 from scissor_cli.main import main
 from scissor_core.sources.bags import BagSource
 from scissor_core.sources.imaging import parse_frame_id
