@@ -41,26 +41,34 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from scissor_bringup.bench_live import bench_config
 from scissor_bringup.launcher import Launcher
+from scissor_bringup.netns import Impairment, NetnsTestbed, Outages
 from scissor_bringup.testbed import describe_testbed
 from scissor_bringup.testbed_run import device_counts
 from scissor_core.analysis.metrics import RunMetrics, format_table, plot_run
 from scissor_core.config import load_config
 from scissor_core.runtime.outcome import OutcomeTail
+from scissor_core.runtime.traces import parse_trace
 from scissor_msgs.msg import InferenceResult
 from scissor_ros.process import use_fastdds_profile
 from scissor_ros.topics import publisher, subscription
 
-FAULTS = ("edge", "agent", "link", "burst", "duplicates")
+FAULTS = ("edge", "agent", "link", "burst", "duplicates", "loss1", "loss5", "delay", "outage")
+LINK_FAULTS = ("loss1", "loss5", "delay", "outage")
+"""Faults of the real (netns) link, made by the kernel: they need ``--netns``."""
+LOOPBACK_FAULTS = ("edge", "agent", "link", "burst", "duplicates")
+"""What ``--faults all`` means without ``--netns``."""
+NETNS_FAULTS = ("edge", "agent", "burst", "loss5", "outage")
+"""What ``--faults all`` means with ``--netns`` (delay needs netem, which some kernels lack)."""
 KILLED_NODES = ("edge", "agent")
 LONG_LIVED_NODES = ("camera", "device")
 MEMORY_JUDGED_AFTER = 120.0
 """Seconds a run must last before its memory growth is judged (shorter runs are still warming up)."""
 
 
-def parse_faults(text: str) -> tuple[str, ...]:
-    """``all``, ``none`` or a comma list of :data:`FAULTS`."""
+def parse_faults(text: str, netns: bool = False) -> tuple[str, ...]:
+    """``all`` (every fault the link mode allows), ``none`` or a comma list of :data:`FAULTS`."""
     if text == "all":
-        return FAULTS
+        return NETNS_FAULTS if netns else LOOPBACK_FAULTS
     if text == "none":
         return ()
     chosen = tuple(f.strip() for f in text.split(",") if f.strip())
@@ -73,7 +81,7 @@ def parse_faults(text: str) -> tuple[str, ...]:
 @dataclass
 class SoakSettings:
     frames: int = 10_000
-    faults: tuple[str, ...] = FAULTS
+    faults: tuple[str, ...] = LOOPBACK_FAULTS
     fault_every: int = 200
     """Frames from the start, or from a killed node's restart, to the next kill (edge and agent alternate)."""
     max_kills: int = 0
@@ -85,6 +93,27 @@ class SoakSettings:
     outage_every: float = 30.0
     link_rate: str = "5MB"
     max_rss_growth: float = 0.10
+    netns: bool = False
+    """Robot and edge side in two network namespaces behind a kernel-shaped link (root): the link faults."""
+    link_outage: float = 10.0
+    """Seconds the netns link is down (both ways) in an ``outage``, every ``outage_every`` s."""
+
+    def __post_init__(self) -> None:
+        link_faults = [f for f in self.faults if f in LINK_FAULTS]
+        if {"loss1", "loss5"} <= set(self.faults):
+            raise ValueError("choose one loss fault: loss1 or loss5")
+        if link_faults and not self.netns:
+            raise ValueError(f"fault(s) {link_faults} act on the real link: they need --netns")
+        if self.netns and "duplicates" in self.faults:
+            raise ValueError("the duplicates fault injects results from this process, which cannot reach the "
+                             "namespaces: leave it out with --netns")
+
+    def impairment(self) -> Impairment:
+        """The netns link's loss and delay for the chosen faults (the paper-free values of the fault menu:
+        1% or 5% loss, 20 ms +- 10 ms delay)."""
+        loss = 0.05 if "loss5" in self.faults else 0.01 if "loss1" in self.faults else 0.0
+        delayed = "delay" in self.faults
+        return Impairment(loss=loss, delay=0.02 if delayed else 0.0, jitter=0.01 if delayed else 0.0)
 
 
 class ResultInjector:
@@ -190,7 +219,7 @@ def soak_config(config_file: str, settings: SoakSettings, outcome_log: Path) -> 
     """The soak's config file: ``config_file`` with the camera, log, link and burst settings of the run.
     The camera waits for its readers (the device, and the edge when it annotates), so that every frame
     it publishes can be read."""
-    readers = 2 if load_config(config_file).edge.annotate else 1
+    readers = 2 if load_config(config_file).edge.annotate and not settings.netns else 1  # netns: no annotation
     sections: dict[str, dict] = {
         "camera": {"interval": settings.interval, "max_frames": settings.frames, "wait_for_subscribers": readers},
         "device": {"outcome_log": str(outcome_log)},
@@ -212,10 +241,20 @@ def run_soak(config_file: str, settings: SoakSettings, output: Path, namespace: 
     log_path = output / "outcomes.csv"
     if log_path.exists():
         log_path.unlink()
-    specs = describe_testbed(soak_config(config_file, settings, log_path), namespace)
-    node_log = (output / "nodes.log").open("w")
-    launcher = Launcher(specs, grace=20, output=log_stream or node_log)
+    soak_file = soak_config(config_file, settings, log_path)
     tail = OutcomeTail(log_path)
+    two_hosts, prefixes, overrides = None, {}, {}
+    if settings.netns:
+        outages = (Outages(settings.link_outage, settings.outage_every, settings.outage_every / 2)
+                   if "outage" in settings.faults else None)
+        two_hosts = NetnsTestbed(parse_trace(load_config(soak_file).link.trace), settings.impairment(), outages,
+                                 armed=lambda: bool(tail.outcomes))
+        overrides = two_hosts.adapt({}, namespace)
+    specs = describe_testbed(soak_file, namespace, overrides=overrides)
+    if two_hosts is not None:
+        specs, prefixes = two_hosts.place(specs)
+    node_log = (output / "nodes.log").open("w")
+    launcher = Launcher(specs, grace=20, output=log_stream or node_log, command_prefix=prefixes)
     kills = [n for n in KILLED_NODES if n in settings.faults]
     schedule = {"next_kill_at": settings.fault_every, "turn": 0, "down": None, "quiet_since": None}
     rss: dict[str, list[tuple[float, int]]] = {n.name: [] for n in specs}
@@ -251,18 +290,23 @@ def run_soak(config_file: str, settings: SoakSettings, output: Path, namespace: 
         return now - schedule["quiet_since"] > 8.0
 
     try:
+        if two_hosts is not None:
+            two_hosts.open()
         codes = launcher.run(until=tick)
     finally:
+        if two_hosts is not None:
+            two_hosts.close()
         if injector is not None:
             injector.close()
         node_log.close()
     seconds = time.monotonic() - started
     tail.read()
     text = (output / "nodes.log").read_text() if log_stream is None else ""
-    return _report(settings, launcher, codes, tail, rss, injector, text, seconds, output)
+    link = two_hosts.report() if two_hosts is not None else ""
+    return _report(settings, launcher, codes, tail, rss, injector, text, seconds, output, link)
 
 
-def _report(settings, launcher, codes, tail, rss, injector, node_output, seconds, output) -> SoakReport:
+def _report(settings, launcher, codes, tail, rss, injector, node_output, seconds, output, link="") -> SoakReport:
     outcomes = tail.outcomes
     final = device_counts(node_output)
     frames_read, recorded, ignored, departures = final if final else (-1, -1, -1, -1)
@@ -290,7 +334,7 @@ def _report(settings, launcher, codes, tail, rss, injector, node_output, seconds
         if grown:
             report.problems.append(f"memory grew by more than {settings.max_rss_growth:.0%}: "
                                    + ", ".join(f"{n} {g:+.1%}" for n, g in grown.items()))
-    report.summary = _summary(settings, report, outcomes)
+    report.summary = _summary(settings, report, outcomes) + (f"\n\n{link}" if link else "")
     (output / "soak.md").write_text(report.summary + "\n")
     _plot_rss(rss, output / "rss.png")
     if outcomes:

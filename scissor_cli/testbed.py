@@ -86,7 +86,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
     config_of(args)  # refuse a bad config before any node starts
     keep_discovery_local()
-    settings = SoakSettings(frames=args.frames, faults=parse_faults(args.faults), fault_every=args.fault_every,
+    settings = SoakSettings(frames=args.frames, faults=parse_faults(args.faults, args.netns), netns=args.netns,
+                            fault_every=args.fault_every,
                             down=args.down, interval=args.interval, max_rss_growth=args.max_rss_growth)
     config_file = bench_config(str(args.config), model={"name": args.model or "alexnet"})
     with tqdm(total=settings.frames, desc="soak", unit="frame", disable=args.no_progress) as bar:
@@ -173,7 +174,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "when a check fails.")
     add_live_bench_options(p)
     p.add_argument("--frames", type=int, default=10_000, help="camera frames (default 10000)")
-    p.add_argument("--faults", default="all", help="all, none or a comma list of edge,agent,link,burst,duplicates")
+    p.add_argument("--faults", default="all",
+                   help="all, none or a comma list of edge,agent,link,burst,duplicates and, with --netns, "
+                        "loss1,loss5,delay,outage (the kernel's: 1%%/5%% loss both ways, 20 ms +- 10 ms delay where "
+                        "the kernel has netem, the link down 10 s); all = every fault the link mode allows")
+    p.add_argument("--netns", action="store_true",
+                   help="the robot side and the edge in two network namespaces behind a tc-shaped veth (root)")
     p.add_argument("--fault-every", type=int, default=200,
                    help="frames from the start or the last restart to the next node kill (default 200)")
     p.add_argument("--down", type=float, default=6.0, help="seconds a killed node stays down (default 6)")

@@ -2,10 +2,13 @@
 bursts, duplicated / late / out-of-order results) keeps every frame's one outcome."""
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from sensor_msgs.msg import Image
 
-from scissor_bringup.soak import FAULTS, SoakSettings, parse_faults, run_soak
+from scissor_bringup.soak import FAULTS, LOOPBACK_FAULTS, SoakSettings, parse_faults, run_soak
 from scissor_core.runtime.device import EDGE_AWAY_POLICY
 from scissor_core.runtime.outcome import read_csv
 from scissor_core.sources.scene import TrafficScene
@@ -37,14 +40,21 @@ def first_streak(seqs: list[int], min_length: int = 5, max_gap: int = 4) -> tupl
 
 
 def test_parse_faults():
-    assert parse_faults("all") == FAULTS and parse_faults("none") == ()
+    assert parse_faults("all") == LOOPBACK_FAULTS and parse_faults("none") == ()
+    assert set(parse_faults("all", netns=True)) == {"edge", "agent", "burst", "loss5", "outage"} < set(FAULTS)
     assert parse_faults("edge, link") == ("edge", "link")
+    with pytest.raises(ValueError, match="need --netns"):
+        SoakSettings(faults=("loss5",))
+    with pytest.raises(ValueError, match="duplicates"):
+        SoakSettings(faults=("duplicates",), netns=True)
+    with pytest.raises(ValueError, match="one loss fault"):
+        SoakSettings(faults=("loss1", "loss5"), netns=True)
     with pytest.raises(ValueError, match="unknown fault.*'gpu'.*choose from edge"):
         parse_faults("edge,gpu")
 
 
 def test_short_soak_with_every_fault_loses_no_frame_and_recovers(tmp_path, domain):  # noqa: F811
-    settings = SoakSettings(frames=600, faults=FAULTS, fault_every=120, max_kills=2, down=5.0, interval=0.1,
+    settings = SoakSettings(frames=600, faults=LOOPBACK_FAULTS, fault_every=120, max_kills=2, down=5.0, interval=0.1,
                             outage=3.0, outage_every=15.0)
     report = run_soak(write_config(tmp_path, queues={"timeout": 0.5}), settings, tmp_path / "soak")  # the paper's T
     print(report.summary)
@@ -111,3 +121,23 @@ def test_a_node_given_a_corrupt_weight_file_exits_with_a_clear_error(tmp_path):
     assert edge.returncode == 2, output
     assert f"error: model.weights: {weights}: not a readable torch state_dict" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("tc") is None,
+                    reason="network namespaces and tc need root and iproute2")
+def test_a_soak_on_the_real_link_with_loss_an_outage_and_an_edge_kill(tmp_path, domain):
+    """Two namespaces, 5% packet loss both ways, the link down for 6 s, the edge killed once: every frame
+    read gets one outcome, no node fails, frames run device-only while the edge is unreachable, and
+    offloading resumes afterwards."""
+    settings = SoakSettings(frames=200, faults=("edge", "loss5", "outage"), fault_every=60, max_kills=1, down=5.0,
+                            interval=0.1, outage_every=14.0, link_outage=6.0, netns=True)
+    report = run_soak(write_config(tmp_path, queues={"timeout": 0.5}, agent={"policy": "fixed:conv2"}), settings,
+                      tmp_path / "soak")
+    print(report.summary)
+    assert report.passed, report.summary
+    assert report.frames_read == report.outcomes_recorded == report.log_rows > 100
+    assert report.restarts == {"edge": 1, "agent": 0} and report.edge_departures >= 1
+    assert "loss 5%" in report.summary and "outages" in report.summary
+    outcomes = sorted(read_csv(tmp_path / "soak" / "outcomes.csv"), key=lambda o: o.seq)
+    away = [o.seq for o in outcomes if o.policy == EDGE_AWAY_POLICY]
+    assert away and any(o.completed and o.split == "conv2" for o in outcomes if o.seq > max(away)), report.summary
