@@ -81,10 +81,48 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def calibrate_from_run(args: argparse.Namespace) -> int:
+    """``scissor calibrate --from-run DIR``: fit the simulator to a live run's outcomes."""
+    import yaml
+
+    from scissor_core.analysis.calibrate import fit_run
+    from scissor_core.config import load_config
+    from scissor_core.policies.serving import default_profile_path
+    from scissor_core.runtime.costs import ModelProfile
+    from scissor_core.runtime.outcome import read_csv
+    from scissor_core.runtime.traces import parse_trace
+
+    run = args.from_run
+    outcomes = read_csv(run / "outcomes.csv")
+    if not outcomes:
+        raise ValueError(f"{run / 'outcomes.csv'} holds no outcome")
+    config_path = args.config or (run / "config.yaml" if (run / "config.yaml").is_file() else None)
+    config = load_config(config_path)
+    profile_path = args.profile or default_profile_path(config, outcomes[0].model)
+    fit = fit_run(outcomes, ModelProfile.load(profile_path), parse_trace(config.link.trace))
+    output = args.output or run / "profile-fitted.json"
+    fit.apply(ModelProfile.load(profile_path), str(run)).save(output)
+    settings = run / "sim-fitted.yaml"
+    settings.write_text(yaml.safe_dump({"device": {"profile": str(output.resolve())}, "sim": fit.sim_settings()}))
+    print(f"# {run}: {fit.frames} completed frames against {profile_path} (trace {config.link.trace})")
+    print("| device factor | edge factor | compute spread | transport overhead s | result latency s |\n"
+          "|---:|---:|---:|---:|---:|\n"
+          f"| {fit.device_factor:.3f} | {fit.edge_factor:.3f} | {fit.compute_spread:.3f} | "
+          f"{fit.transport_overhead:.4f} | {fit.result_latency:.4f} |")
+    print(f"wrote {output} (the profile scaled by the two factors) and {settings} (its path and the sim "
+          "settings: merge them into a config to simulate this system)")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from scissor_core.analysis.calibrate import calibrate_file
     from scissor_core.config import CONFIG_DIR
     from scissor_core.runtime.costs import ModelProfile
+
+    if args.from_run is not None:
+        return calibrate_from_run(args)
+    if args.model is None:
+        raise ValueError("scissor calibrate: give MODEL (or --from-run DIR)")
 
     source = args.profile or CONFIG_DIR / "profiles" / f"{args.model}.json"
     output = args.output or CONFIG_DIR / "profiles" / f"{args.model}-paper.json"
@@ -134,8 +172,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "split 'last' takes --device-time s on the device and split '0' takes "
                                    "--edge-time s on the edge (per-split shape kept; factors recorded in settings). "
                                    "Without times: the paper's (YOLOv3 4.347 s / 0.759 s), or --factors-from.")
-    p.add_argument("model", choices=MODEL_NAMES, help="model of the profile")
-    p.add_argument("--profile", type=Path, help="measured profile (default config/profiles/MODEL.json)")
+    p.add_argument("model", nargs="?", choices=MODEL_NAMES, help="model of the profile (not with --from-run)")
+    p.add_argument("--profile", type=Path, help="measured profile (default config/profiles/MODEL.json; with "
+                                                 "--from-run the run's: device.profile of its config)")
+    p.add_argument("--from-run", type=Path, metavar="DIR",
+                   help="fit the simulator to a live run instead: DIR/outcomes.csv (a testbed's --output) gives the "
+                        "device and edge compute factors against the profile, the compute spread, the transport's "
+                        "overhead beyond bytes/rate and the result's latency; writes DIR/profile-fitted.json and "
+                        "DIR/sim-fitted.yaml")
+    p.add_argument("--config", type=Path,
+                   help="with --from-run: the run's config (default DIR/config.yaml, else config/scissor.yaml)")
     p.add_argument("--device-time", type=float, help="full local forward time to reach (s)")
     p.add_argument("--edge-time", type=float, help="full edge forward time to reach (s)")
     p.add_argument("--factors-from", type=Path,

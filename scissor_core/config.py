@@ -159,6 +159,12 @@ class SimConfig:
     """Frames per run."""
     seed: int = 0
     """Seed of the arrival jitter and of random-walk traces."""
+    transport_overhead: float = 0.0
+    """Seconds each transmission takes beyond bytes / rate in the simulator: the middleware's per-message cost and the receipt's trip back (scissor calibrate --from-run fits it from a live run)."""
+    result_latency: float = 0.0
+    """Seconds from the edge's end of service to the result at the device in the simulator: publishing and the trip back (fitted like transport_overhead)."""
+    compute_spread: float = 0.0
+    """Spread of compute times in the simulator: each frame's device and edge time is the profile's times a lognormal factor of mean 1 and this sigma (0 = the profile's exactly; fitted like transport_overhead)."""
 
     def interval_for(self, model: str) -> float:
         return self.interval if self.interval is not None else PAPER_INTERVAL[model]
@@ -480,6 +486,8 @@ def validate(config: ScissorConfig, source: str) -> None:
         (0.0 <= sim.jitter < 1.0, "sim.jitter", "must be in [0, 1)"),
         (sim.burst_every >= 0 and sim.burst_size >= 0, "sim.burst_every/burst_size", "must be non-negative"),
         (sim.frames >= 1, "sim.frames", "must be at least 1"),
+        (min(sim.transport_overhead, sim.result_latency, sim.compute_spread) >= 0,
+         "sim.transport_overhead/result_latency/compute_spread", "must be non-negative"),
     ]
     cam = config.camera
     checks += [

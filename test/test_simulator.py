@@ -131,3 +131,74 @@ def test_steps_can_be_driven_from_outside_and_start_walks_the_trace():
     assert [s.seq for s in states] == list(range(40)) and [o.split for o in driven[:3]] == ["c", "b", "c"]
     later = sim.run(40, start=3.0)
     assert later[0].capture == 3.0 and later != sim.run(40)
+
+
+def test_the_live_systems_overheads_add_to_one_frame_exactly():
+    """sim.transport_overhead lengthens each transmission, sim.result_latency the result's way back; the
+    oracle's exact cost includes both."""
+    costs = SplitCosts.from_profile(PROFILE)
+    (o,) = simulate(FixedSplit(costs, "b"), ConstantTrace(2e6), frames=1, transport_overhead=0.02, result_latency=0.01)
+    assert (o.local_compute, o.transmit, o.edge_compute) == pytest.approx((0.3, 0.05 + 0.02, 0.05))
+    assert o.total_delay == pytest.approx(0.3 + 0.07 + 0.05 + 0.01)
+    sim = Simulator(make_policy("oracle", PROFILE), ConstantTrace(2e6), timeout=1.0, interval=5.0,
+                    transport_overhead=0.02, result_latency=0.01)
+    predicted = []
+    sim.policy.decide = lambda state: predicted.append(sim.clairvoyant_cost(costs.index("b"), state.now)) or "b"
+    (o,) = sim.run(1)
+    assert predicted == [pytest.approx(o.cost)]
+
+
+def test_compute_spread_varies_each_frame_around_the_profile_and_repeats_by_seed():
+    costs = SplitCosts.from_profile(PROFILE)
+
+    def run(seed):
+        return simulate(FixedSplit(costs, "b"), ConstantTrace(50e6), frames=2000, interval=1.0, compute_spread=0.3,
+                        seed=seed)
+
+    outcomes = run(1)
+    local = [o.local_compute for o in outcomes]
+    assert len(set(local)) > 1900 and sum(local) / len(local) == pytest.approx(0.3, rel=0.05)  # mean-1 factor
+    assert [o.local_compute for o in run(1)] == local and [o.local_compute for o in run(2)] != local
+    assert [o.local_compute for o in simulate(FixedSplit(costs, "b"), frames=5)] == [pytest.approx(0.3)] * 5
+
+
+def test_fit_run_recovers_the_simulators_own_settings():
+    """A run simulated with known factors, spread, overhead and latency: fit_run gives them back, and the
+    simulator configured from the fit predicts that run's mean delay."""
+    from scissor_core.analysis.calibrate import fit_run
+
+    costs = SplitCosts.from_profile(PROFILE)
+    slow = toy_profile(table={s: (d * 1.5, e * 0.8, n) for s, (d, e, n) in
+                              {"0": (0.0, 0.3, 1_000_000), "a": (0.1, 0.2, 2_000_000), "b": (0.3, 0.05, 100_000),
+                               "c": (0.35, 0.02, 50_000), "d": (0.4, 0.01, 10_000), "last": (0.5, 0.0, 44)}.items()})
+    truth = simulate(FixedSplit(SplitCosts.from_profile(slow), "b"), ConstantTrace(2e6), frames=1500, interval=1.0,
+                     timeout=5.0, transport_overhead=0.02, result_latency=0.01, compute_spread=0.2, seed=3)
+    fit = fit_run(truth, PROFILE, ConstantTrace(2e6))
+    assert fit.frames == 1500
+    assert (fit.device_factor, fit.edge_factor) == pytest.approx((1.5, 0.8), rel=0.03)
+    assert fit.compute_spread == pytest.approx(0.2, rel=0.1)
+    assert (fit.transport_overhead, fit.result_latency) == pytest.approx((0.02, 0.01), rel=1e-6)
+    predicted = simulate(FixedSplit(SplitCosts.from_profile(fit.apply(PROFILE, "test")), "b"), ConstantTrace(2e6),
+                         frames=1500, interval=1.0, timeout=5.0, seed=4, **fit.sim_settings())
+    assert RunMetrics.of(predicted).mean_delay == pytest.approx(RunMetrics.of(truth).mean_delay, rel=0.02)
+    assert costs.splits  # the fitted profile keeps the split set
+
+
+def test_calibrate_from_run_writes_the_fitted_profile_and_sim_settings(tmp_path, capsys):
+    import yaml
+
+    from scissor_core.runtime.costs import ModelProfile
+    from scissor_core.runtime.outcome import write_csv
+
+    costs = SplitCosts.from_profile(PROFILE)
+    run = tmp_path / "run"
+    write_csv(simulate(FixedSplit(costs, "b"), ConstantTrace(2e6), frames=300, interval=1.0, transport_overhead=0.03),
+              run / "outcomes.csv")
+    (run / "config.yaml").write_text(yaml.safe_dump({"link": {"trace": "const:2MB"}}))
+    profile = PROFILE.save(tmp_path / "toy.json")
+    assert main(["calibrate", "--from-run", str(run), "--profile", str(profile)]) == 0
+    assert "| 1.000 | 1.000 | 0.000 | 0.0300 | 0.0000 |" in capsys.readouterr().out
+    fitted = yaml.safe_load((run / "sim-fitted.yaml").read_text())
+    assert fitted["sim"]["transport_overhead"] == pytest.approx(0.03)
+    assert ModelProfile.load(fitted["device"]["profile"]).settings["fitted_to_run"]["frames"] == 300
+    assert main(["calibrate"]) == 2  # neither a model nor a run

@@ -1,4 +1,5 @@
-"""Calibrate a measured profile to a target device/edge speed (the paper's setting).
+"""Calibrate a measured profile to a target device/edge speed (the paper's setting), or fit the simulator
+to a live run (:func:`fit_run`: ``scissor calibrate --from-run DIR``).
 
 A profile measured on this machine is rescaled by one device factor and one
 edge factor so that the full local forward (split ``last`` on the device) takes
@@ -23,10 +24,16 @@ Targets used for the shipped ``config/profiles/MODEL-paper.json``:
 from __future__ import annotations
 
 import dataclasses
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.costs import ModelProfile
+from scissor_core.runtime.outcome import FrameOutcome
+from scissor_core.runtime.traces import Trace
 
 PAPER_TIMES: dict[str, tuple[float, float]] = {"yolov3": (4.347, 0.759)}
 """The paper's per-frame (full local forward, full edge forward) times in s; only YOLOv3's are known to us."""
@@ -80,3 +87,64 @@ def calibrate_file(profile_path: Path, output: Path, device_time: float | None, 
     calibrated = calibrate(profile, device_time, edge_time, source)
     calibrated.save(output)
     return calibrated
+
+
+@dataclass(frozen=True)
+class RunFit:
+    """What a live run says about the system beyond its profile: the factors by which its device and edge
+    compute ran slower (> 1) or faster than the profile, the spread of the compute times around that
+    (sigma of their log), the transport's cost beyond bytes / rate, and the result's way back. These are
+    the simulator's ``sim.compute_spread``, ``sim.transport_overhead`` and ``sim.result_latency``, and a
+    profile scaled by the two factors (:meth:`apply`)."""
+
+    device_factor: float
+    edge_factor: float
+    compute_spread: float
+    transport_overhead: float
+    result_latency: float
+    frames: int
+    """Completed frames the fit used."""
+
+    def apply(self, profile: ModelProfile, source: str) -> ModelProfile:
+        """``profile`` with every split's device and edge time scaled by the fitted factors."""
+        cuts = [dataclasses.replace(c, device_time=c.device_time * self.device_factor,
+                                    edge_time=c.edge_time * self.edge_factor) for c in profile.cuts]
+        settings = {**profile.settings, "fitted_to_run": {"source": source, **dataclasses.asdict(self)}}
+        return dataclasses.replace(profile, settings=settings, cuts=cuts)
+
+    def sim_settings(self) -> dict[str, float]:
+        """The ``sim`` section's keys for these values."""
+        return {"transport_overhead": self.transport_overhead, "result_latency": self.result_latency,
+                "compute_spread": self.compute_spread}
+
+
+def fit_run(outcomes: Sequence[FrameOutcome], profile: ModelProfile, trace: Trace) -> RunFit:
+    """Fit :class:`RunFit` to a run's completed frames (medians, so a few outliers do not move it).
+
+    The link's rate for a frame is ``trace`` from its transmission's start, counted from the run's first
+    capture (exact for a constant trace; the live device's trace clock starts a little earlier). Raises
+    ValueError when the run has no completed frame to fit."""
+    done = [o for o in outcomes if o.completed]
+    if not done:
+        raise ValueError("the run has no completed frame to fit")
+    start = min(o.capture for o in outcomes)
+    cuts = {c.split: c for c in profile.cuts}
+    device = [o.local_compute / cuts[o.split].device_time for o in done
+              if o.split in cuts and o.local_compute > 0 and cuts[o.split].device_time > 0]
+    edge = [o.edge_compute / cuts[o.split].edge_time for o in done
+            if o.split in cuts and o.bytes_sent and cuts[o.split].edge_time > 0]
+    device_factor = statistics.median(device) if device else 1.0
+    edge_factor = statistics.median(edge) if edge else 1.0
+    logs = [math.log(r / device_factor) for r in device] + [math.log(r / edge_factor) for r in edge]
+    offloaded = [o for o in done if o.bytes_sent]
+
+    def ideal_transmit(o: FrameOutcome) -> float:
+        begin = o.capture - start + o.local_wait + o.local_compute + o.offload_wait
+        return trace.transmit_finish_time(begin, o.bytes_sent) - begin
+
+    transport = [o.transmit - ideal_transmit(o) for o in offloaded]
+    back = [o.total_delay - (o.local_wait + o.local_compute + o.offload_wait + o.transmit + o.edge_wait
+                             + o.edge_compute) for o in offloaded]
+    return RunFit(device_factor, edge_factor, statistics.pstdev(logs) if len(logs) > 1 else 0.0,
+                  max(0.0, statistics.median(transport)) if transport else 0.0,
+                  max(0.0, statistics.median(back)) if back else 0.0, len(done))

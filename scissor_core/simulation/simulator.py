@@ -62,9 +62,14 @@ class Simulator:
     def __init__(self, policy: Policy, trace: Trace, *, timeout: float, local_max: int = 30,
                  offload_max: int = 30, reward: Reward | None = None, interval: float = 1.0, jitter: float = 0.0,
                  burst_every: int = 0, burst_size: int = 0, seed: int = 0, initial_bandwidth: float = 5e6,
-                 estimator_window: int = 5, edge_capacity: int = 1) -> None:
+                 estimator_window: int = 5, edge_capacity: int = 1, transport_overhead: float = 0.0,
+                 result_latency: float = 0.0, compute_spread: float = 0.0) -> None:
         """``edge_capacity``: frames the edge serves at once (:class:`~scissor_core.runtime.queues.EdgeQueue`,
-        the live edge's model; 1 = one at a time, a larger number a GPU edge serving in parallel)."""
+        the live edge's model; 1 = one at a time, a larger number a GPU edge serving in parallel).
+        What the live system has beyond the profile and the trace (``sim`` section): ``transport_overhead``
+        s per transmission, ``result_latency`` s from the edge's end of service to the result at the
+        device, and ``compute_spread``, the sigma of a mean-1 lognormal factor on each frame's device and
+        edge compute time (seeded with the run's arrival seed)."""
         self.policy = policy
         self.trace = trace
         self.timeout = timeout
@@ -78,6 +83,8 @@ class Simulator:
         self.seed = seed
         self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
         self.edge_capacity = edge_capacity
+        self.transport_overhead, self.result_latency = transport_overhead, result_latency
+        self.compute_spread = compute_spread
         self.queues: DeviceQueues | None = None
         self.edge: EdgeQueue | None = None
         self._edge_service: list[tuple[float, int, Job]] = []
@@ -97,7 +104,8 @@ class Simulator:
             reward=Reward.from_config(config.reward), interval=s.interval_for(model),
             jitter=s.jitter, burst_every=s.burst_every, burst_size=s.burst_size, seed=s.seed,
             initial_bandwidth=ln.initial_bandwidth, estimator_window=ln.estimator_window,
-            edge_capacity=config.edge.capacity,
+            edge_capacity=config.edge.capacity, transport_overhead=s.transport_overhead,
+            result_latency=s.result_latency, compute_spread=s.compute_spread,
         )
 
     def run(self, frames: int, *, start: float = 0.0, seed: int | None = None) -> list[FrameOutcome]:
@@ -145,21 +153,25 @@ class Simulator:
         dev_end = link_end = inf
         edge_queue = self.edge = EdgeQueue(self.edge_capacity)
         edge_arrive, edge_start, edge_finish = edge_queue.arrive, edge_queue.start, edge_queue.finish
-        edge_heap: list[tuple[float, int, Job]] = []  # frames in service at the edge: (done, seq, job)
+        edge_heap: list[tuple[float, int, Job, float]] = []  # at the edge: (done, seq, job, service time)
         self._edge_service = edge_heap
+        overhead, latency, sigma = self.transport_overhead, self.result_latency, self.compute_spread
+        spread = random.Random(7919 + (self.seed if seed is None else seed))
+        draw = (lambda: spread.lognormvariate(-sigma * sigma / 2, sigma)) if sigma else (lambda: 1.0)
         k, t_arr = 0, start + arrivals[0]
         while True:
             t_edge = edge_heap[0][0] if edge_heap else inf
             if t_edge <= link_end and t_edge <= dev_end and t_edge <= t_arr:
                 if t_edge == inf:
                     break
-                t, _, job = heappop(edge_heap)
+                t, _, job, service = heappop(edge_heap)
                 edge_finish()
-                q.complete(job, t, job.edge_time)
+                q.complete(job, t + latency, service)  # the result reaches the device ``latency`` later
                 started = edge_start(t)
                 if started is not None:
                     job, job.edge_wait = started
-                    heappush(edge_heap, (t + job.edge_time, job.seq, job))
+                    service = job.edge_time * draw()
+                    heappush(edge_heap, (t + service, job.seq, job, service))
                 continue
             if link_end <= dev_end and link_end <= t_arr:
                 t, link_end = link_end, inf
@@ -169,7 +181,8 @@ class Simulator:
                 started = edge_start(t)
                 if started is not None:
                     job, job.edge_wait = started
-                    heappush(edge_heap, (t + job.edge_time, job.seq, job))
+                    service = job.edge_time * draw()
+                    heappush(edge_heap, (t + service, job.seq, job, service))
             elif dev_end <= t_arr:
                 t, dev_end = dev_end, inf
                 q.finish_compute(t)
@@ -185,11 +198,11 @@ class Simulator:
             if dev_end == inf and waiting_local:
                 job = q.start_compute(t)
                 if job is not None:
-                    dev_end = t + job.local_time
+                    dev_end = t + job.local_time * draw()
             if link_end == inf and waiting_offload:
                 job = q.start_transmit(t)
                 if job is not None:
-                    link_end = transmit_finish(t, job.nbytes)
+                    link_end = transmit_finish(t, job.nbytes) + overhead
         outcomes.sort(key=attrgetter("seq"))
         return outcomes
 
@@ -198,7 +211,8 @@ class Simulator:
         given split, from the exact queue contents, service times and future trace (the oracle's view).
 
         Assumes no frame arriving later overtakes this one on the link. The edge's queue is exact for an edge
-        serving one frame at a time (``edge_capacity`` 1); a larger capacity is taken as never queueing."""
+        serving one frame at a time (``edge_capacity`` 1); a larger capacity is taken as never queueing.
+        Compute times are the profile's (a ``compute_spread`` draw is not foreseen)."""
         q, costs, T, drop = self.queues, self.policy.costs, self.timeout, -self.reward.drop
         split = costs.splits[split_index]
         t_dev = self._dev_end if q.computing is not None else now
@@ -221,7 +235,11 @@ class Simulator:
             r = now
         if not needs_link(split):
             return r - now
-        finish = self.trace.transmit_finish_time
+        trace_finish, overhead = self.trace.transmit_finish_time, self.transport_overhead
+
+        def finish(start: float, nbytes: int) -> float:
+            return trace_finish(start, nbytes) + overhead
+
         serial = self.edge_capacity == 1
         edge = now  # a one-at-a-time edge: when it is free of the frames ahead of this one
         if serial:
@@ -247,5 +265,5 @@ class Simulator:
         if start - r > T:
             return drop
         arrived = finish(start, costs.nbytes[split_index])
-        done = (max(edge, arrived) if serial else arrived) + costs.edge[split_index]
+        done = (max(edge, arrived) if serial else arrived) + costs.edge[split_index] + self.result_latency
         return self.reward.cost(costs.nbytes[split_index], done - now)
