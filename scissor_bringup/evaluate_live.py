@@ -182,8 +182,9 @@ def as_evaluation(name: str, outcomes: Sequence[FrameOutcome]) -> Evaluation:
 
 
 def run_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress: bool = True,
-             namespace: str = "") -> dict[str, LiveRun]:
-    """The testbed once per policy on the scenario; each run under ``output/runs/POLICY/``."""
+             namespace: str = "", netns: bool = False) -> dict[str, LiveRun]:
+    """The testbed once per policy on the scenario; each run under ``output/runs/POLICY/``; with ``netns``
+    the robot side and the edge as two hosts behind the tc-shaped link (root)."""
     from scissor_bringup.testbed import reliable_camera
     from scissor_bringup.testbed_run import run_testbed
 
@@ -200,7 +201,8 @@ def run_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress
         extra["device_node"]["device.fallback_policy"] = name
         reliable_camera(namespace, into=extra)  # every frame of the scenario reaches the device
         run = run_testbed(scenario.config_file, duration, output / "runs" / name.replace(":", "-"),
-                          namespace=namespace, policy=name, stop_after_outcomes=scenario.frames, extra=extra)
+                          namespace=namespace, policy=name, stop_after_outcomes=scenario.frames, extra=extra,
+                          netns=netns)
         problems = []
         if len(run.outcomes) != scenario.frames:
             problems.append(f"{len(run.outcomes)} outcomes for {scenario.frames} frames")
@@ -312,7 +314,7 @@ class LiveReport:
 
 
 def evaluate_live(scenario: Scenario, names: Sequence[str], output: Path, *, progress: bool = True,
-                  namespace: str = "") -> LiveReport:
+                  namespace: str = "", netns: bool = False) -> LiveReport:
     """Every policy live, then the simulator on the same scenario; writes under ``output``: ``MODEL.csv``,
     ``.md``, ``.png`` (the testbed's metrics, as ``scissor evaluate`` writes the simulator's),
     ``MODEL-sim.csv``, ``MODEL-calibration.csv`` and ``.png`` (simulator against testbed), and each run's
@@ -322,7 +324,7 @@ def evaluate_live(scenario: Scenario, names: Sequence[str], output: Path, *, pro
 
     names = check_policies(names)
     output = output.resolve()
-    runs = run_live(scenario, names, output, progress=progress, namespace=namespace)
+    runs = run_live(scenario, names, output, progress=progress, namespace=namespace, netns=netns)
     live = {name: as_evaluation(name, run.outcomes) for name, run in runs.items() if run.outcomes}
     sim = simulate(scenario, names)
     live_m = {n: ev.summary for n, ev in live.items()}

@@ -85,7 +85,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("scissor evaluate: --profile is required (or --live)")
     if args.frames is None:
         args.frames = 5000
-    for flag, value in (("--bag", args.bag), ("--model", args.model), ("--topic", args.topic)):
+    for flag, value in (("--bag", args.bag), ("--model", args.model), ("--topic", args.topic),
+                        ("--netns", args.netns or None)):
         if value is not None:
             raise ConfigError(f"scissor evaluate: {flag} needs --live")
     args.output = args.output or Path("results/evaluate")
@@ -137,7 +138,7 @@ def evaluate_live_command(args: argparse.Namespace) -> int:
                                policy_file=args.policy_file, timeout=args.timeout)
     print(f"# live evaluation of {', '.join(names)} on {model}: {scenario.frames} frames of {scenario.source}, "
           f"one every {scenario.interval:g} s, trace {scenario.trace}; config {scenario.config_file}")
-    report = evaluate_live(scenario, names, output, progress=not args.no_progress)
+    report = evaluate_live(scenario, names, output, progress=not args.no_progress, netns=args.netns)
     print(report.text)
     print(f"wrote {', '.join(map(str, report.written))} and {output}/runs/POLICY/")
     return 1 if any(run.problems for run in report.runs.values()) else 0
@@ -200,6 +201,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=5, help="seeds sim.seed .. sim.seed+N-1 (arrivals, trace) (default 5)")
     p.add_argument("--output", type=Path, help="folder (default results/evaluate, with --live results/evaluate-live)")
     add_progress_option(p)
+    p.add_argument("--netns", action="store_true",
+                   help="with --live: the robot side and the edge as two hosts behind a tc-shaped veth link "
+                        "following the trace (root); see scissor testbed --netns")
     p.add_argument("--live", action="store_true",
                    help="run each policy on the live testbed (not the oracle) on the same frames and trace, one "
                         "frame per --interval, then the simulator on the same scenario: writes the metrics and "
