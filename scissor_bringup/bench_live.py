@@ -137,29 +137,3 @@ def bench_config(base: str, **sections: dict) -> str:
     handle.close()
     return handle.name
 
-
-def bench_link(config_file: str, frames: int, output: Path) -> tuple[str, dict[str, list[FrameOutcome]]]:
-    """The same frames, policy and trace twice: through the device's application-level shaper (every node
-    on loopback), then through a veth link between two network namespaces shaped by tc (the device's
-    shaper off). Prints delay figures of both and their relative difference."""
-    from scissor_core.analysis.metrics import RunMetrics
-
-    config = load_config(config_file)
-    runs = {}
-    for label, netns in (("app-shaper", False), ("netns-tc", True)):
-        run = run_testbed(config_file, 60.0 + frames * 2 * config.camera.interval_for(config.model.name),
-                          output / label, max_frames=frames, stop_after_outcomes=frames, netns=netns)
-        runs[label] = run.outcomes
-    metrics = {label: RunMetrics.of(outcomes) for label, outcomes in runs.items()}
-    app, real = metrics["app-shaper"], metrics["netns-tc"]
-    rows = ["| link | frames | completed | bytes/frame | mean delay s | p50 s | p95 s |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-    for label, m in metrics.items():
-        rows.append(f"| {label} | {m.frames} | {m.completed} | {m.mean_bytes:,.0f} | {m.mean_delay:.3f} | "
-                    f"{m.p50_delay:.3f} | {m.p95_delay:.3f} |")
-    gap = real.mean_delay / app.mean_delay - 1 if app.mean_delay else float("nan")
-    text = (f"link {config.link.trace}, policy {config.agent.policy}, model {config.model.name}, {frames} frames\n"
-            + "\n".join(rows)
-            + f"\nmean delay, real shaped link vs application-level shaper: {gap:+.1%} (goal: within 10%)")
-    (output / "bench-link.md").write_text(text + "\n")
-    return text, runs

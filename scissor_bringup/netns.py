@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from scissor_bringup.testbed import EDGE_NODES, NodeSpec, reliable_camera
 from scissor_core.config import CONFIG_DIR
+from scissor_core.runtime.outcome import OutcomeTail
 from scissor_core.runtime.traces import Trace
 
 SUBNET_PREFIX = "10.213.0"
@@ -180,7 +181,7 @@ class Impairment:
 @dataclass(frozen=True)
 class Outages:
     """The link down (both ways) for ``duration`` s every ``every`` s, the first ``first`` s after the
-    follower is armed (e.g. once frames flow, whatever the nodes' start-up took)."""
+    trace started (the first frame: whatever the nodes' start-up took)."""
 
     duration: float
     every: float
@@ -190,16 +191,38 @@ class Outages:
         return t >= self.first and (t - self.first) % self.every < self.duration
 
 
+FirstFrame = Callable[[], float | None]
+"""The device-clock (CLOCK_MONOTONIC) time of the run's first frame, once known; None before."""
+
+
+def first_frame_in(tail: OutcomeTail, *, reads: bool = True) -> FirstFrame:
+    """A :data:`FirstFrame` from a device's outcome log: the earliest capture among its first outcomes
+    (the first outcome is written a frame's delay after its capture). ``reads``: this callable reads the
+    tail itself (False when its owner already reads it)."""
+
+    def first() -> float | None:
+        if reads:
+            tail.read()
+        return min(o.capture for o in tail.outcomes) if tail.outcomes else None
+
+    return first
+
+
 class TraceFollower:
-    """A thread that keeps the link's tbf rate at ``trace.rate_at(t)`` (t from :meth:`start`), its loss
-    and delay at ``impairment``, and the link down (every packet dropped) during ``outages``."""
+    """A thread that keeps the link's tbf rate at ``trace.rate_at(t)``, its loss and delay at
+    ``impairment``, and the link down (every packet dropped) during ``outages``.
+
+    Trace time 0 is the first frame (``first_frame``; without it, :meth:`start`), like the device's own
+    shaper and the simulator: until the first frame is known the link holds ``rate_at(0)``, then it follows
+    the trace from that frame's capture on (learnt a frame's delay later, so the first fraction of a second
+    of the trace is applied late). Device clock and this one are the same CLOCK_MONOTONIC."""
 
     def __init__(self, link: NetnsLink, trace: Trace, period: float = 0.25, impairment: Impairment = Impairment(),
-                 outages: Outages | None = None, armed: Callable[[], bool] | None = None) -> None:
-        """``armed()`` (default: at once) says when the outage schedule's clock starts."""
+                 outages: Outages | None = None, first_frame: FirstFrame | None = None) -> None:
         self.link, self.trace, self.period = link, trace, period
-        self.impairment, self.outages, self.armed = impairment, outages, armed
-        self._armed_at: float | None = None
+        self.impairment, self.outages, self.first_frame = impairment, outages, first_frame
+        self.origin: float | None = None
+        """Trace time 0 on CLOCK_MONOTONIC, once known."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="netns-trace", daemon=True)
         self.changes = 0
@@ -211,20 +234,23 @@ class TraceFollower:
         if self.impairment.loss or self.outages is not None:
             self.link.set_loss(self.impairment.loss)
         self.link.set_rate(self.trace.rate_at(0.0))
-        self.origin = time.monotonic()
+        if self.first_frame is None:
+            self.origin = time.monotonic()
         self._thread.start()
 
     def _run(self) -> None:
         current, down = self.trace.rate_at(0.0), False
         while not self._stop.wait(self.period):
+            if self.origin is None:
+                self.origin = self.first_frame()
+                if self.origin is None:
+                    continue
             t = time.monotonic() - self.origin
             rate = self.trace.rate_at(t)
             if rate != current:
                 self.link.set_rate(rate)
                 current, self.changes = rate, self.changes + 1
-            if self.outages is not None and self._armed_at is None and (self.armed is None or self.armed()):
-                self._armed_at = t
-            now_down = self._armed_at is not None and self.outages.down(t - self._armed_at)
+            now_down = self.outages is not None and self.outages.down(t)
             if now_down != down:
                 self.link.set_loss(1.0 if now_down else self.impairment.loss)  # down: every packet dropped
                 self.outages_started += now_down
@@ -262,11 +288,11 @@ class NetnsTestbed:
     launcher starts them and :meth:`close` after (always)."""
 
     def __init__(self, trace: Trace, impairment: Impairment | None = None, outages: Outages | None = None,
-                 armed: Callable[[], bool] | None = None, tag: int | None = None) -> None:
+                 first_frame: FirstFrame | None = None, tag: int | None = None) -> None:
         check_available()
         self.link = NetnsLink(os.getpid() if tag is None else tag)
         self.follower = TraceFollower(self.link, trace, impairment=impairment or Impairment(), outages=outages,
-                                      armed=armed)
+                                      first_frame=first_frame)
         self.stats = ""
 
     @staticmethod

@@ -41,7 +41,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from scissor_bringup.bench_live import bench_config
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.netns import Impairment, NetnsTestbed, Outages
+from scissor_bringup.netns import Impairment, NetnsTestbed, Outages, first_frame_in
 from scissor_bringup.testbed import describe_testbed
 from scissor_bringup.testbed_run import device_counts
 from scissor_core.analysis.metrics import RunMetrics, format_table, plot_run
@@ -248,7 +248,7 @@ def run_soak(config_file: str, settings: SoakSettings, output: Path, namespace: 
         outages = (Outages(settings.link_outage, settings.outage_every, settings.outage_every / 2)
                    if "outage" in settings.faults else None)
         two_hosts = NetnsTestbed(parse_trace(load_config(soak_file).link.trace), settings.impairment(), outages,
-                                 armed=lambda: bool(tail.outcomes))
+                                 first_frame=first_frame_in(tail, reads=False))
         overrides = two_hosts.adapt({}, namespace)
     specs = describe_testbed(soak_file, namespace, overrides=overrides)
     if two_hosts is not None:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.netns import Impairment, Outages
+from scissor_bringup.netns import Impairment, Outages, first_frame_in
 from scissor_bringup.testbed import SIDES, describe_testbed
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.config import load_config
-from scissor_core.runtime.outcome import FrameOutcome, read_csv
+from scissor_core.runtime.outcome import FrameOutcome, OutcomeTail, read_csv
 from scissor_core.runtime.traces import parse_trace
 from scissor_core.simulation.online import OnlineCurve, reward_log_path
 
@@ -140,8 +140,8 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         from scissor_bringup.netns import NetnsTestbed
 
         trace = overrides.get("device_node", {}).get("link.trace", load_config(config_file).link.trace)
-        two_hosts = NetnsTestbed(parse_trace(trace), impairment, outages,  # outages count from the first outcome
-                                 armed=lambda: log_path.exists() and log_path.read_text().count("\n") > 1)
+        two_hosts = NetnsTestbed(parse_trace(trace), impairment, outages,  # trace and outages from the first frame
+                                 first_frame=first_frame_in(OutcomeTail(log_path)))
         two_hosts.adapt(overrides, namespace)
     nodes = SIDES[side]
     overrides = {node: params for node, params in overrides.items() if node in nodes}

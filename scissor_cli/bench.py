@@ -11,6 +11,7 @@ from pathlib import Path
 from scissor_cli.common import (PAPER_HELP, add_common, add_config_options, add_live_bench_options,
                                 add_progress_option, add_simulation_options, config_of, keep_discovery_local,
                                 model_and_frame, simulation_setup)
+from scissor_core.analysis.link_fidelity import DEFAULT_LINKS
 from scissor_core.config import use_paper_agent
 from scissor_core.models.registry import DEVICE_ONLY
 
@@ -115,15 +116,21 @@ def cmd_bench_transport(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_link(args: argparse.Namespace) -> int:
-    from scissor_bringup.bench_live import bench_config, bench_link
+    from scissor_bringup.bench_link import bench_link, plan
 
     keep_discovery_local()
-    config_file = bench_config(str(args.config), model={"name": args.model or "alexnet"},
-                               camera={"interval": args.interval, "wait_for_subscribers": 1},
-                               link={"trace": args.trace}, agent={"policy": args.policy}, edge={"annotate": False})
-    text, _ = bench_link(config_file, args.frames, args.output)
+    models = args.models.split(",") if args.models else [args.model or "alexnet"]
+    cases = plan(str(args.config), models, args.splits.split(",") if args.splits else None,
+                 [spec for spec in args.links.split(";") if spec], [float(u) for u in args.use.split(",")],
+                 args.seconds)
+    if args.no_app:
+        cases = [c for c in cases if c.shaper != "app"]
+    print(f"# {len(cases)} live runs of {args.seconds:g} s of camera time each (robot side and edge in two "
+          f"network namespaces, tc on the link; app = the application-level shaper on loopback)")
+    text, rows = bench_link(str(args.config), cases, args.output, progress=not args.no_progress)
     print(text)
-    return 0
+    print(f"wrote {args.output}/bench-link.csv, .md, b-hat.png and each run under {args.output}/")
+    return 0 if all(len(r.outcomes) == r.case.frames for r in rows) else 1
 
 
 def cmd_bench_testbed(args: argparse.Namespace) -> int:
@@ -210,17 +217,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 1,20; empty = skip)")
     p.add_argument("--seal-repeats", type=int, default=7, help="timed seal+open runs per size (default 7)")
     p.set_defaults(func=cmd_bench_transport)
-    p = bench_sub.add_parser("link", help="application-level shaper vs a real tc-shaped link (root only)",
-                             description="Run the same frames twice: through the device's application-level "
-                                         "shaper on loopback, then with the edge in another network namespace "
-                                         "behind a veth link shaped by tc following the same trace; print delay "
-                                         "figures of both and their relative difference (goal: within 10%).")
+    p = bench_sub.add_parser("link", help="the real tc-shaped link against its trace: models x splits x links x use "
+                                          "(root)",
+                             description="One live run per case, robot side and edge in two network namespaces "
+                                         "behind a tc-shaped veth link: median/p95 of (measured - ideal)/ideal "
+                                         "delay, drops and edge_lost, b_hat against the tc rate and its lag after "
+                                         "rate steps; per link one case also through the application-level "
+                                         "shaper (goals: median <= 10%, p95 <= 25%, 0 edge_lost on const and "
+                                         "steps, b_hat within 10%, a step followed within 3 transmissions, app "
+                                         "vs tc within 10%).")
     add_live_bench_options(p)
-    p.add_argument("--trace", default="const:1MB", help="bandwidth trace of both runs (default const:1MB)")
-    p.add_argument("--policy", default="fixed:conv2", help="policy the agent serves (default fixed:conv2)")
-    p.add_argument("--frames", type=int, default=40, help="camera frames per run (default 40)")
-    p.add_argument("--interval", type=float, default=0.5, help="camera interval in s (default 0.5)")
+    p.add_argument("--models", help="comma-separated models (default: the model argument, else alexnet)")
+    p.add_argument("--splits", help="comma-separated splits (default: 0, the middle and the last offloaded)")
+    p.add_argument("--links", default=";".join(DEFAULT_LINKS),
+                   help=f"';'-separated trace specs (default {';'.join(DEFAULT_LINKS)})")
+    p.add_argument("--use", default="0.5,0.8", help="comma-separated shares of the mean link rate (default 0.5,0.8)")
+    p.add_argument("--seconds", type=float, default=30.0,
+                   help="camera time per run in s (default 30; at least 10 frames)")
+    p.add_argument("--no-app", action="store_true", help="skip the application-level shaper runs")
     p.add_argument("--output", type=Path, default=Path("results/bench-link"), help="output folder")
+    add_progress_option(p)
     p.set_defaults(func=cmd_bench_link)
     p = bench_sub.add_parser("testbed", help="live testbed: measured delay over the ideal (compute + bytes/rate)",
                              description="Run the live testbed at a light load (queues stay empty) and compare "

@@ -137,6 +137,8 @@ class LinkConfig:
     """Bandwidth estimate before the first transmission (bytes/s)."""
     estimator_window: int = 5
     """The estimate is total bytes over total time of the last this-many transmissions."""
+    estimator_step: int = 2
+    """A rate step: when this many newest transmissions all ran >1.3x faster (or slower) than the rest of the window, the rest is dropped (0 = off; less than estimator_window)."""
     shaper: Literal["app", "none"] = "app"
     """app = the device holds each transmission for its bytes over link.trace's rate before sending (a link emulated on one machine); none = it sends at once (a real network, or a tc-shaped one). Either way a transmission ends when the edge's receipt says it holds the whole payload."""
     key_file: str | None = None
@@ -482,6 +484,7 @@ def validate(config: ScissorConfig, source: str) -> None:
         (r.drop_penalty >= 0, "reward.drop_penalty", "must be non-negative"),
         (ln.initial_bandwidth > 0, "link.initial_bandwidth", "must be positive"),
         (ln.estimator_window >= 1, "link.estimator_window", "must be at least 1"),
+        (0 <= ln.estimator_step < ln.estimator_window, "link.estimator_step", "must be in [0, estimator_window)"),
         (sim.interval is None or sim.interval > 0, "sim.interval", "must be positive"),
         (0.0 <= sim.jitter < 1.0, "sim.jitter", "must be in [0, 1)"),
         (sim.burst_every >= 0 and sim.burst_size >= 0, "sim.burst_every/burst_size", "must be non-negative"),

@@ -10,14 +10,12 @@ camera frame (a gray canvas without one) with the boxes or top-k drawn.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from rclpy.node import Node
-from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import Image
 
 from scissor_core.models.registry import Prediction
@@ -75,19 +73,19 @@ class EdgeNode(Node):
         except ImageError as exc:
             self.get_logger().warning(f"camera/image_raw: ignoring a frame: {exc}", throttle_duration_sec=10.0)
 
-    def on_features(self, raw: bytes, info: MessageInfo) -> None:
+    def on_features(self, raw: bytes) -> None:
         """Queue one FeatureMap for the runtime and send its receipt; one that is not a FeatureMap gets its
         error result now."""
-        waited = max(0.0, (time.time_ns() - info["received_timestamp"]) / 1e9)
         try:
             payload = feature_payload_from_cdr(raw)
         except Exception as exc:  # noqa: BLE001 -- rosbags raises many types for CDR it cannot read
             self.get_logger().error(f"scissor/features: cannot read a {len(raw)}-byte message: {exc!r}")
             self.diagnostics.count("errors")
-            self.result_publisher.publish(to_message(RESULT, EdgeResult(0, 0, "", "", "", error=f"cdr: {exc!r}",
-                                                                        edge_wait=waited)))
+            self.result_publisher.publish(to_message(RESULT, EdgeResult(0, 0, "", "", "", error=f"cdr: {exc!r}")))
             return
-        receipt = self.runtime.accept(payload, waited, self.frames.get(payload.stamp_ns))
+        # The wait at the edge starts here, with the whole payload in hand: rmw's received_timestamp is when
+        # its first fragment came (on a slow link that is the transmission again, which ends at the receipt).
+        receipt = self.runtime.accept(payload, frame=self.frames.get(payload.stamp_ns))
         self.receipt_publisher.publish(to_message(RECEIPT, receipt))  # the device's transmission ends here
         self.diagnostics.set(queue_length=self.runtime.queue_length)
 

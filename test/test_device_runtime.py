@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from scissor_core.analysis.link_fidelity import replay_estimates
+from scissor_core.config import LinkConfig
 from scissor_core.models.registry import load_model
 from scissor_core.policies.baselines import FixedSplit
 from scissor_core.runtime.costs import SplitCosts
@@ -201,6 +203,28 @@ def test_slow_link_paces_transmissions(alexnet, edge_of):
     assert elapsed == pytest.approx(sent / 2e6, rel=1e-6)
     assert [o.transmit for o in outcomes] == pytest.approx([o.bytes_sent / 2e6 for o in outcomes], rel=1e-6)
     assert runtime.estimator.estimate == pytest.approx(2e6, rel=1e-6)
+
+
+def test_the_trace_starts_at_the_first_frame_and_the_replayed_b_hat_is_the_devices(alexnet, edge_of):
+    """Two raw frames at 2 MB/s, then the link steps to 6 MB/s: the trace counts from the first frame (not
+    the runtime's start), b_hat follows the step after two transmissions, and replaying the device's
+    estimator over its logged outcomes (scissor bench link) gives the estimate the device held."""
+    outcomes, edge = [], edge_of()
+    link = LinkConfig()
+    runtime = make_runtime(alexnet, edge, outcomes, trace=parse_trace("steps:0.7x2MB,100x6MB"))
+    runtime.start()
+    runtime.clock.advance(50.0)  # start-up: not on the trace
+    assert runtime.link_report().shaped_rate == 2e6
+    for seq in range(5):
+        decide(runtime, seq, TrafficScene(seed=5).frame(seq), "0", "test")
+        assert wait_for(lambda: len(outcomes) == seq + 1)  # noqa: B023 -- waited on at once
+    runtime.stop()
+    rates = [o.bytes_sent / o.transmit for o in sorted(outcomes, key=lambda o: o.seq)]
+    assert rates[:2] == pytest.approx([2e6, 2e6], rel=1e-6) and rates[-2:] == pytest.approx([6e6, 6e6], rel=1e-6)
+    assert runtime.estimator.estimate == pytest.approx(6e6, rel=1e-6) and runtime.estimator.steps >= 1
+    replayed = replay_estimates(outcomes, runtime.shaper.trace, link)
+    assert replayed[-1].b_hat == pytest.approx(runtime.estimator.estimate, rel=1e-9)
+    assert [e.rate for e in replayed][-2:] == [6e6, 6e6]
 
 
 def test_an_unreadable_camera_frame_gets_a_bad_frame_outcome(alexnet, edge_of):

@@ -81,3 +81,22 @@ def test_an_outage_sends_frames_device_only_and_offloading_resumes(tmp_path, dom
     assert away and all(o.completed and o.split == "last" for o in run.outcomes if o.policy == EDGE_AWAY_POLICY)
     assert any(o.completed and o.split == "conv2" for o in run.outcomes if o.seq > max(away)), run.summary
     assert "1 outages" in run.summary
+
+
+@pytest.mark.timeout(400)
+def test_bench_link_measures_a_real_link_against_its_trace(tmp_path, domain):  # noqa: F811
+    """scissor bench link on one case over tc and its app-shaper twin: every frame read has an outcome, the
+    table and CSV hold both runs, and the device's b_hat (replayed from its outcomes) never believes the
+    link faster than tc lets it be (it once read ~14x a 1 MB/s link)."""
+    from scissor_bringup.bench_link import bench_link, plan
+
+    config_file = write_config(tmp_path, camera={"seed": 3})
+    cases = plan(config_file, ["alexnet"], ["conv2"], ["const:2MB"], [0.5], seconds=1.5)
+    assert [c.shaper for c in cases] == ["tc", "app"] and cases[0].interval == pytest.approx(129_857 / 1e6, rel=0.05)
+    assert [c.frames for c in cases] == [12, 12]
+    text, rows = bench_link(config_file, cases, tmp_path / "bench", progress=False)
+    assert [len(r.outcomes) for r in rows] == [12, 12], text
+    tc = rows[0]
+    assert tc.estimates and all(e.b_hat <= 1.25 * e.rate for e in tc.estimates[5:]), tc.estimates
+    assert "app shaper vs tc, alexnet conv2 on const:2MB" in text and "median error <= 10%" in text
+    assert (tmp_path / "bench" / "bench-link.csv").read_text().count("\n") == 3

@@ -93,7 +93,7 @@ def test_specs_and_rates():
 
 
 def test_bandwidth_estimator_is_bytes_over_time_of_the_last_window():
-    est = BandwidthEstimator(initial=1e6, window=2)
+    est = BandwidthEstimator(initial=1e6, window=2, step=0)
     assert est.estimate == 1e6
     assert est.add(1000, 0.001) == pytest.approx(1e6 * 1.0)
     assert est.add(3000, 0.001) == pytest.approx(4000 / 0.002)
@@ -103,6 +103,31 @@ def test_bandwidth_estimator_is_bytes_over_time_of_the_last_window():
     assert est.estimate == 1e6
     with pytest.raises(ValueError):
         BandwidthEstimator(0.0)
+    with pytest.raises(ValueError):
+        BandwidthEstimator(1e6, window=2, step=2)
+
+
+@pytest.mark.parametrize("before, after", [(1e6, 5e6), (5e6, 1e6), (2e6, 3e6)])
+def test_bandwidth_estimator_follows_a_rate_step_within_step_transmissions(before, after):
+    est = BandwidthEstimator(initial=4e6, window=5, step=2)
+    for _ in range(6):
+        est.add(100_000, 100_000 / before)
+    assert est.estimate == pytest.approx(before)
+    est.add(100_000, 100_000 / after)
+    assert est.estimate != pytest.approx(after, rel=0.1)  # one transmission is not a step
+    est.add(100_000, 100_000 / after)
+    assert est.estimate == pytest.approx(after) and est.steps == 1
+
+
+def test_bandwidth_estimator_keeps_its_window_through_one_outlier_and_without_step_detection():
+    est = BandwidthEstimator(initial=1e6, window=5, step=2)
+    for duration in (0.1, 0.1, 0.1, 0.01, 0.1):  # one fast outlier between steady ones
+        est.add(100_000, duration)
+    assert est.estimate == pytest.approx(500_000 / 0.41) and est.steps == 0
+    plain = BandwidthEstimator(initial=1e6, window=5, step=0)
+    for duration in (0.1, 0.1, 0.1, 0.02, 0.02):
+        plain.add(100_000, duration)
+    assert plain.estimate == pytest.approx(500_000 / 0.34) and plain.steps == 0
 
 
 # ----------------------------------------------------------------------------- fuzz: traces come from outside

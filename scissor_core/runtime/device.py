@@ -67,13 +67,27 @@ EDGE_AWAY_POLICY = "device-only(edge-away)"
 
 class LinkShaper:
     """Application-level link emulation: when ``nbytes`` sent at ``start`` have crossed a link that
-    follows ``trace`` (trace time 0 = ``origin`` on the device clock). One transmission at a time."""
+    follows ``trace`` (trace time 0 = ``origin`` on the device clock). One transmission at a time.
 
-    def __init__(self, trace: Trace, origin: float) -> None:
+    The device starts the trace at its first frame (``origin`` None until then), as the simulator does and
+    as the netns link does (:class:`scissor_bringup.netns.TraceFollower`): a run sees the same stretch of
+    the trace whatever its start-up took, in all three worlds."""
+
+    def __init__(self, trace: Trace, origin: float | None = None) -> None:
         self.trace = trace
         self.origin = origin
 
+    def start(self, t: float) -> None:
+        """Trace time 0 is ``t``, unless the trace already started."""
+        if self.origin is None:
+            self.origin = t
+
+    def trace_time(self, t: float) -> float:
+        """Trace time of device time ``t`` (0 before the trace started)."""
+        return 0.0 if self.origin is None else max(0.0, t - self.origin)
+
     def finish_time(self, start: float, nbytes: int) -> float:
+        self.start(start)
         return self.origin + self.trace.transmit_finish_time(start - self.origin, nbytes)
 
 
@@ -121,7 +135,7 @@ class DeviceRuntime:
     def __init__(self, model: VisionModel, costs: SplitCosts, fallback: Policy, *, codec: CodecSpec,
                  trace: Trace, timeout: float, local_max: int, offload_max: int, reward: Reward,
                  decision_deadline: float, edge_timeout: float, slowdown: float = 1.0,
-                 initial_bandwidth: float = 5e6, estimator_window: int = 5,
+                 initial_bandwidth: float = 5e6, estimator_window: int = 5, estimator_step: int = 2,
                  edge_silence_limit: int = 3, edge_retry: float = 10.0,
                  emit: Callable[[FrameOutcome], None], send: Callable[[FeaturePayload], None],
                  clock: Clock = SYSTEM_CLOCK, sealer: Sealer | None = None,
@@ -146,8 +160,8 @@ class DeviceRuntime:
         self.sealer = sealer
         self.outcome_log = outcome_log
         self.shaped = shaped
-        self.shaper = LinkShaper(trace, clock.now())
-        self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
+        self.shaper = LinkShaper(trace)
+        self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window, estimator_step)
         self.queues = DeviceQueues(model.name, timeout, local_max, offload_max, reward, self._emit)
         self.stats = DeviceStats()
         self._index = {s: i for i, s in enumerate(costs.splits)}
@@ -182,6 +196,7 @@ class DeviceRuntime:
             reward=Reward.from_config(config.reward), decision_deadline=dev.decision_deadline,
             edge_timeout=dev.edge_timeout, slowdown=float(profile.settings.get("device_slowdown", 1.0)),
             initial_bandwidth=ln.initial_bandwidth, estimator_window=ln.estimator_window,
+            estimator_step=ln.estimator_step,
             edge_silence_limit=dev.edge_silence_limit, edge_retry=dev.edge_retry, emit=emit, send=send,
             clock=clock, sealer=Sealer(key) if key is not None else None,
             outcome_log=OutcomeLog(config.resolve_path(dev.outcome_log)), shaped=ln.shaper == "app")
@@ -229,7 +244,7 @@ class DeviceRuntime:
     def link_report(self) -> LinkReport:
         """The device's view of its link now: ``b_hat`` and the rate the shaper allows."""
         now = self.clock.now()
-        return LinkReport(self.estimator.estimate, shaped_rate=self.shaper.trace.rate_at(now - self.shaper.origin))
+        return LinkReport(self.estimator.estimate, shaped_rate=self.shaper.trace.rate_at(self.shaper.trace_time(now)))
 
     def describe(self) -> str:
         """The device's set-up in one line for its start-up log."""
@@ -268,6 +283,7 @@ class DeviceRuntime:
         arrival = self.clock.now()
         x, meta = self.model.preprocess(frame_bgr)
         with self._cv:
+            self.shaper.start(arrival)
             self.stats.frames += 1
             state = self.queues.observe(arrival, seq, self.estimator.estimate)
             size = (frame_bgr.shape[1], frame_bgr.shape[0])

@@ -116,13 +116,13 @@ class EdgeRuntime:
             self.queue.waiting.clear()
         return left
 
-    def accept(self, payload: FeaturePayload, waited: float = 0.0, frame: np.ndarray | None = None) -> Receipt:
+    def accept(self, payload: FeaturePayload, frame: np.ndarray | None = None) -> Receipt:
         """Queue a payload for service and return its receipt: the edge holds the whole payload now, which
-        ends the frame's transmission for the device. ``waited`` is the time it spent before reaching the
-        edge's queue (e.g. in the middleware), ``frame`` the camera frame it came from, if the caller has it."""
+        ends the frame's transmission for the device (its ``edge_wait`` counts from here). ``frame`` is the
+        camera frame it came from, if the caller has it."""
         with self._cv:
             ahead = self.queue.length
-            self.queue.arrive((payload, waited, frame), self.clock.now())
+            self.queue.arrive((payload, frame), self.clock.now())
             self._cv.notify()
         return Receipt(payload.seq, payload.stamp_ns, payload.frame_id, payload.model,
                        len(memoryview(payload.payload).cast("B")), ahead)
@@ -141,9 +141,9 @@ class EdgeRuntime:
                     self._cv.wait(0.1)
                 if self._stop.is_set():
                     return
-            (payload, waited, frame), queued = started
+            (payload, frame), queued = started
             try:
-                self.emit(self.process(payload, waited + queued, frame))
+                self.emit(self.process(payload, queued, frame))
             except Exception:  # noqa: BLE001 -- a failing consumer must not stop the edge
                 log.exception("frame %d: handing back its result failed", payload.seq)
             finally:

@@ -62,8 +62,8 @@ class Simulator:
     def __init__(self, policy: Policy, trace: Trace, *, timeout: float, local_max: int = 30,
                  offload_max: int = 30, reward: Reward | None = None, interval: float = 1.0, jitter: float = 0.0,
                  burst_every: int = 0, burst_size: int = 0, seed: int = 0, initial_bandwidth: float = 5e6,
-                 estimator_window: int = 5, edge_capacity: int = 1, transport_overhead: float = 0.0,
-                 result_latency: float = 0.0, compute_spread: float = 0.0) -> None:
+                 estimator_window: int = 5, estimator_step: int = 2, edge_capacity: int = 1,
+                 transport_overhead: float = 0.0, result_latency: float = 0.0, compute_spread: float = 0.0) -> None:
         """``edge_capacity``: frames the edge serves at once (:class:`~scissor_core.runtime.queues.EdgeQueue`,
         the live edge's model; 1 = one at a time, a larger number a GPU edge serving in parallel).
         What the live system has beyond the profile and the trace (``sim`` section): ``transport_overhead``
@@ -81,7 +81,7 @@ class Simulator:
         self.burst_every = burst_every
         self.burst_size = burst_size
         self.seed = seed
-        self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window)
+        self.estimator = BandwidthEstimator(initial_bandwidth, estimator_window, estimator_step)
         self.edge_capacity = edge_capacity
         self.transport_overhead, self.result_latency = transport_overhead, result_latency
         self.compute_spread = compute_spread
@@ -104,6 +104,7 @@ class Simulator:
             reward=Reward.from_config(config.reward), interval=s.interval_for(model),
             jitter=s.jitter, burst_every=s.burst_every, burst_size=s.burst_size, seed=s.seed,
             initial_bandwidth=ln.initial_bandwidth, estimator_window=ln.estimator_window,
+            estimator_step=ln.estimator_step,
             edge_capacity=config.edge.capacity, transport_overhead=s.transport_overhead,
             result_latency=s.result_latency, compute_spread=s.compute_spread,
         )
