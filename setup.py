@@ -40,6 +40,7 @@ setup(
             "device_node = scissor_device.device_node:main",
             "edge_node = scissor_edge.edge_node:main",
             "agent_node = scissor_agent.agent_node:main",
+            "annotator_node = scissor_device.annotator_node:main",
         ],
     },
 )

@@ -30,6 +30,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from scissor_bringup.bench_live import bench_config
+from scissor_bringup.netns import Impairment
 from scissor_bringup.testbed_run import run_testbed
 from scissor_core.analysis.link_fidelity import (
     DelayError,
@@ -70,6 +71,8 @@ class LinkCase:
     frames: int
     """Camera frames of the run."""
     shaper: str = "tc"
+    loss: float = 0.0
+    """Packets the kernel drops on the tc link, both ways (a fraction)."""
 
     @property
     def reached_use(self) -> float:
@@ -77,7 +80,9 @@ class LinkCase:
 
     @property
     def label(self) -> str:
-        return f"{self.model}-{self.split}-{self.shaper}-{self.link.split(',')[0].split('/')[-1]}-{self.use:g}"
+        loss = f"-loss{self.loss:g}" if self.loss else ""
+        link = self.link.split(",")[0].split("/")[-1]
+        return f"{self.model}-{self.split}-{self.shaper}-{link}-{self.use:g}{loss}"
 
 
 def middle_and_ends(costs: SplitCosts) -> list[str]:
@@ -87,9 +92,10 @@ def middle_and_ends(costs: SplitCosts) -> list[str]:
 
 
 def plan(config_file: str, models: Sequence[str], splits: Sequence[str] | None, links: Sequence[str],
-         uses: Sequence[float], seconds: float) -> list[LinkCase]:
+         uses: Sequence[float], seconds: float, loss: float = 0.0) -> list[LinkCase]:
     """Every case of the matrix, each ``seconds`` of camera time (at least :data:`MIN_FRAMES` frames), and per
-    link the app-shaper twin of its first case with a middle split."""
+    link the app-shaper twin of its first case with a middle split (not with ``loss``: the app shaper
+    loses nothing)."""
     config = load_config(config_file)
     cases = []
     for mi, model in enumerate(models):
@@ -105,9 +111,9 @@ def plan(config_file: str, models: Sequence[str], splits: Sequence[str] | None, 
                     interval = max(costs.nbytes[i] / (use * mean),
                                    COMPUTE_HEADROOM * max(costs.local[i], costs.edge[i], 0.02))
                     case = LinkCase(model, split, link, use, interval, costs.nbytes[i],
-                                    max(MIN_FRAMES, round(seconds / interval)))
+                                    max(MIN_FRAMES, round(seconds / interval)), loss=loss)
                     cases.append(case)
-                    if mi == 0 and ui == 0 and si == len(chosen) // 2:
+                    if mi == 0 and ui == 0 and si == len(chosen) // 2 and not loss:
                         cases.append(dataclasses.replace(case, shaper="app"))
     return cases
 
@@ -140,10 +146,10 @@ def run_case(case: LinkCase, config_file: str, output: Path) -> LinkRow:
     policy = f"fixed:{case.split}"
     run_config = bench_config(config_file, model={"name": case.model}, link={"trace": case.link},
                               camera={"interval": case.interval, "wait_for_subscribers": 1},
-                              agent={"policy": policy}, device={"fallback_policy": policy},
-                              edge={"annotate": False})
+                              agent={"policy": policy}, device={"fallback_policy": policy, "annotate": False})
     run = run_testbed(run_config, 90.0 + 3 * case.frames * case.interval, output / case.label,
-                      max_frames=case.frames, stop_after_outcomes=case.frames, netns=case.shaper == "tc")
+                      max_frames=case.frames, stop_after_outcomes=case.frames, netns=case.shaper == "tc",
+                      impairment=Impairment(loss=case.loss) if case.loss else None)
     trace, link = parse_trace(case.link), load_config(run_config).link
     if not run.outcomes:
         return LinkRow(case, [], DelayError(0, math.nan, math.nan), math.nan, [], [])
@@ -167,10 +173,9 @@ def bench_link(config_file: str, cases: Sequence[LinkCase], output: Path, *,
     return text, rows
 
 
-CSV_FIELDS = ("model", "split", "shaper", "link", "use", "reached_use", "interval", "bytes", "frames", "outcomes",
-              "completed",
-              "edge_lost", "drops", "mean_delay", "error_frames", "median_error", "p95_error", "b_hat_error",
-              "step_lags")
+CSV_FIELDS = ("model", "split", "shaper", "link", "loss", "use", "reached_use", "interval", "bytes", "frames",
+              "outcomes", "completed", "edge_lost", "drops", "mean_delay", "error_frames", "median_error", "p95_error",
+              "b_hat_error", "step_lags")
 
 
 def write_csv(rows: Sequence[LinkRow], path: Path) -> None:
@@ -179,8 +184,8 @@ def write_csv(rows: Sequence[LinkRow], path: Path) -> None:
         writer.writerow(CSV_FIELDS)
         for r in rows:
             c, m = r.case, r.metrics
-            writer.writerow([c.model, c.split, c.shaper, c.link, c.use, f"{c.reached_use:.3f}", f"{c.interval:.4f}",
-                             c.nbytes, c.frames, len(r.outcomes), m.completed if r.outcomes else 0,
+            writer.writerow([c.model, c.split, c.shaper, c.link, c.loss, c.use, f"{c.reached_use:.3f}",
+                             f"{c.interval:.4f}", c.nbytes, c.frames, len(r.outcomes), m.completed if r.outcomes else 0,
                              lost(r.outcomes), r.drops(),
                              f"{m.mean_delay:.4f}" if r.outcomes else "", r.error.frames, f"{r.error.median:.4f}",
                              f"{r.error.p95:.4f}", f"{r.b_hat_error:.4f}", " ".join(map(str, r.lags))])
@@ -193,14 +198,15 @@ def _pct(x: float) -> str:
 def format_report(rows: Sequence[LinkRow]) -> str:
     """The table, the goals each row meets, and app shaper vs tc per link."""
     lines = ["# scissor bench link: error = (measured - ideal) / ideal of completed offloaded frames", "",
-             "| model | split | link | shaper | use (reached) | interval s | bytes | done | edge_lost | drops | "
-             "median err | p95 err | b_hat err | step lags |",
-             "|---|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|"]
+             "| model | split | link | shaper | loss | use (reached) | interval s | bytes | done | edge_lost | "
+             "drops | median err | p95 err | b_hat err | step lags |",
+             "|---|---|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---|"]
     for r in rows:
         c = r.case
         lags = " ".join("never" if lag is None else str(lag) for lag in r.lags) or "-"
         done = r.metrics.completed if r.outcomes else 0
-        lines.append(f"| {c.model} | {c.split} | {c.link} | {c.shaper} | {c.use:.0%} ({c.reached_use:.0%}) | "
+        lines.append(f"| {c.model} | {c.split} | {c.link} | {c.shaper} | {c.loss:.0%} | "
+                     f"{c.use:.0%} ({c.reached_use:.0%}) | "
                      f"{c.interval:.3f} | {c.nbytes:,} | {done}/{len(r.outcomes)} | {lost(r.outcomes)} | {r.drops()} | "
                      f"{_pct(r.error.median)} | {_pct(r.error.p95)} | {_pct(r.b_hat_error)} | {lags} |")
     tc = [r for r in rows if r.case.shaper == "tc" and r.outcomes]

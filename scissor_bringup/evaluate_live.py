@@ -131,8 +131,9 @@ def scenario_config(base: Path, overrides: Mapping[str, object], output: Path, *
     settings = {
         "camera": {"source": source, "bag_timing": "interval", "interval": interval, "max_frames": frames,
                    "burst_every": 0, "burst_size": 0,
-                   # start once the device (it subscribes once edge and agent are up) and the annotating edge read
-                   "wait_for_subscribers": 1 + int(config.edge.annotate)},
+                   # start once the device reads (it subscribes once edge and agent are up; the annotator
+                   # subscribes only once results flow)
+                   "wait_for_subscribers": 1},
         "sim": {"interval": interval, "jitter": 0.0, "burst_every": 0, "burst_size": 0, "frames": frames},
         "link": {"trace": trace},
         "agent": {"learn_online": False},

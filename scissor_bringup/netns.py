@@ -11,8 +11,8 @@ Results come back unshaped, as the trace describes the uplink.
 DDS across the namespaces: shared memory would bypass the link (``/dev/shm`` is shared), so every
 node uses UDPv4 only (``FASTDDS_BUILTIN_TRANSPORTS=UDPv4``), discovery on the subnet with the other
 side as a static peer (``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET``, ``ROS_STATIC_PEERS``). The device's
-own shaper is switched off (``link.shaper: none``) so the kernel does the shaping,
-and the edge does not annotate (camera frames would otherwise cross the shaped link too).
+own shaper is switched off (``link.shaper: none``) so the kernel does the shaping; the annotator runs
+with the camera on the robot side, so no camera frame crosses the link.
 
 Only names this module made are touched: namespaces ``scissor-dev-PID`` / ``scissor-edge-PID``;
 deleting a namespace also deletes its veth end. :meth:`NetnsLink.destroy` runs on exit, Ctrl-C or
@@ -298,10 +298,9 @@ class NetnsTestbed:
     @staticmethod
     def adapt(overrides: dict[str, dict], namespace: str = "") -> dict[str, dict]:
         """The parameters two hosts need, added to ``overrides``: the kernel shapes (the device's own
-        shaper off), the edge does not annotate (camera frames would cross the link too), and the camera
-        is reliable (no shared memory: best-effort ~1 MB frames lose UDP fragments)."""
+        shaper off) and the camera is reliable (no shared memory: best-effort ~1 MB frames lose UDP
+        fragments)."""
         overrides.setdefault("device_node", {})["link.shaper"] = "none"
-        overrides.setdefault("edge_node", {})["edge.annotate"] = False
         return reliable_camera(namespace, into=overrides)
 
     def place(self, specs: list[NodeSpec]) -> tuple[list[NodeSpec], dict[str, list[str]]]:

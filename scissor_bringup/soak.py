@@ -217,11 +217,10 @@ def _rss_growth(samples: list[tuple[float, int]]) -> float:
 
 def soak_config(config_file: str, settings: SoakSettings, outcome_log: Path) -> str:
     """The soak's config file: ``config_file`` with the camera, log, link and burst settings of the run.
-    The camera waits for its readers (the device, and the edge when it annotates), so that every frame
+    The camera waits for the device (the annotator subscribes only once results flow), so that every frame
     it publishes can be read."""
-    readers = 2 if load_config(config_file).edge.annotate and not settings.netns else 1  # netns: no annotation
     sections: dict[str, dict] = {
-        "camera": {"interval": settings.interval, "max_frames": settings.frames, "wait_for_subscribers": readers},
+        "camera": {"interval": settings.interval, "max_frames": settings.frames, "wait_for_subscribers": 1},
         "device": {"outcome_log": str(outcome_log)},
     }
     if "link" in settings.faults:

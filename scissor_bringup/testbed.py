@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scissor_core.config import DEFAULT_CONFIG
+from scissor_core.config import DEFAULT_CONFIG, load_config
 
 PACKAGE = "scissor_bringup"
 
@@ -46,10 +46,11 @@ def _param_literal(value: str | int | float | bool) -> str:
     return repr(value)
 
 
-TESTBED_NODES = ("camera_node", "device_node", "edge_node", "agent_node")
-"""Entry points of a full testbed, in start order (consumers before producers would also work: QoS is reliable)."""
-ROBOT_NODES = ("camera_node", "device_node", "agent_node")
-"""The robot side of a two-host deployment: where the frames are, the device and its agent."""
+TESTBED_NODES = ("camera_node", "device_node", "edge_node", "agent_node", "annotator_node")
+"""Entry points of a full testbed, in start order (consumers before producers would also work: QoS is reliable).
+``annotator_node`` runs only with ``device.annotate`` (:func:`describe_testbed` leaves it out otherwise)."""
+ROBOT_NODES = ("camera_node", "device_node", "agent_node", "annotator_node")
+"""The robot side of a two-host deployment: where the frames are, the device, its agent and the annotator."""
 EDGE_NODES = ("edge_node",)
 """The edge server's side: the edge alone, which needs nothing but the feature maps."""
 SIDES: dict[str, tuple[str, ...]] = {"both": TESTBED_NODES, "robot": ROBOT_NODES, "edge": EDGE_NODES}
@@ -62,8 +63,12 @@ def describe_testbed(config_file: str | Path = DEFAULT_CONFIG, namespace: str = 
                      env: dict[str, str] | None = None) -> list[NodeSpec]:
     """The testbed's nodes. Every node reads its defaults from ``config_file`` (parameter
     ``config_file``); ``overrides`` maps a node to extra ``-p`` parameters; ``env`` is
-    added to every node's environment (e.g. the DDS transport settings)."""
+    added to every node's environment (e.g. the DDS transport settings). ``annotator_node`` is left out
+    when the config's ``device.annotate`` is false."""
     overrides = overrides or {}
+    if not load_config(config_file).device.annotate:
+        nodes = tuple(n for n in nodes if n != "annotator_node")
+        overrides = {n: v for n, v in overrides.items() if n != "annotator_node"}
     unknown = set(overrides) - set(nodes)
     if unknown:
         raise ValueError(f"overrides for node(s) not in the testbed: {sorted(unknown)}; nodes are {list(nodes)}")

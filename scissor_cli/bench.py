@@ -122,7 +122,7 @@ def cmd_bench_link(args: argparse.Namespace) -> int:
     models = args.models.split(",") if args.models else [args.model or "alexnet"]
     cases = plan(str(args.config), models, args.splits.split(",") if args.splits else None,
                  [spec for spec in args.links.split(";") if spec], [float(u) for u in args.use.split(",")],
-                 args.seconds)
+                 args.seconds, args.loss)
     if args.no_app:
         cases = [c for c in cases if c.shaper != "app"]
     print(f"# {len(cases)} live runs of {args.seconds:g} s of camera time each (robot side and edge in two "
@@ -234,6 +234,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--use", default="0.5,0.8", help="comma-separated shares of the mean link rate (default 0.5,0.8)")
     p.add_argument("--seconds", type=float, default=30.0,
                    help="camera time per run in s (default 30; at least 10 frames)")
+    p.add_argument("--loss", type=float, default=0.0,
+                   help="fraction of packets the kernel drops on the tc link, both ways (default 0; no app runs)")
     p.add_argument("--no-app", action="store_true", help="skip the application-level shaper runs")
     p.add_argument("--output", type=Path, default=Path("results/bench-link"), help="output folder")
     add_progress_option(p)

@@ -52,8 +52,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if rate <= 0 or (args.interval is not None and args.interval <= 0):
         raise ConfigError("--rate and --interval must be positive")
     camera = {"camera.source": f"bag:{args.bag.resolve()}" + (f"#{args.topic}" if args.topic else ""),
-              # Start once the device (it subscribes last, when edge and agent are up) and the annotating edge read.
-              "camera.bag_rate": rate, "camera.wait_for_subscribers": 1 + int(config.edge.annotate)}
+              # Start once the device reads (it subscribes last, when edge and agent are up; the annotator
+              # subscribes only once results flow).
+              "camera.bag_rate": rate, "camera.wait_for_subscribers": 1}
     interval = args.interval
     if interval:
         camera.update({"camera.bag_timing": "interval", "camera.interval": interval})

@@ -219,8 +219,6 @@ class EdgeConfig:
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """torch device of the tail: auto = cuda when available, else cpu."""
-    annotate: bool = True
-    """Publish scissor/annotated: the frame with boxes or top-k drawn (needs the frame: split 0, or none)."""
     capacity: int = 1
     """Frames the edge serves at once; more wait in its FIFO queue. 1 = one at a time (a CPU, or a GPU
     running one stream); a GPU edge that serves several frames in parallel is a larger capacity."""
@@ -324,6 +322,8 @@ class DeviceConfig:
     """Seconds to wait for the agent's decision before the fallback policy decides."""
     fallback_policy: str = "greedy"
     """Policy the device decides with when the agent is silent (a baseline name, as in scissor simulate)."""
+    annotate: bool = True
+    """Start annotator_node on the robot side: scissor/annotated, each result drawn on its camera frame."""
     edge_timeout: float = 5.0
     """A frame sent to the edge with no result after this many seconds is dropped as edge_lost."""
     edge_silence_limit: int = 3

@@ -4,36 +4,25 @@ An adapter over :class:`scissor_core.runtime.edge.EdgeRuntime`: ``scissor/featur
 bytes; the payload is a numpy view of them) and queued for the runtime's server (one frame at a
 time unless ``edge.capacity``); each FeatureMap gets exactly one ``scissor/result`` (detections with
 class names, or the top-k classes; decode, compute and queue-wait times), with ``error`` naming the
-field at fault when it cannot be processed (``payload: ...``, ``sealing: tampered: ...``). With
-``edge.annotate`` it also reads ``camera/image_raw`` and publishes ``scissor/annotated``: the matching
-camera frame (a gray canvas without one) with the boxes or top-k drawn.
+field at fault when it cannot be processed (``payload: ...``, ``sealing: tampered: ...``). It reads
+nothing else: annotated images are drawn on the robot side, where the frames are (``annotator_node``).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 
-from scissor_core.models.registry import Prediction
 from scissor_core.runtime.edge import EdgeRuntime, Served
 from scissor_core.runtime.records import EdgeResult
-from scissor_core.sources.imaging import ImageError, annotate
-from scissor_core.sources.recent_frames import RecentFrames
 from scissor_msgs.msg import FeatureMap, FeatureReceipt, InferenceResult
 from scissor_ros.diagnostics import Diagnostics
-from scissor_ros.images import bgr_to_image, image_to_bgr
-from scissor_ros.messages import RECEIPT, RESULT, feature_payload_from_cdr, header_stamp_ns, to_message
+from scissor_ros.messages import RECEIPT, RESULT, feature_payload_from_cdr, to_message
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import publisher, subscription
-
-_CANVAS_GRAY = 64
-_CANVAS_SIZE = (640, 480)
-
 
 class EdgeNode(Node):
     """Tail inference of the split model, one FeatureMap at a time."""
@@ -47,14 +36,8 @@ class EdgeNode(Node):
         torch.set_num_threads(self.config.profile.edge_threads)
         self.runtime = EdgeRuntime.from_config(self.config, emit=self.on_served)
         model = self.runtime.model
-        self.frames = RecentFrames(self.config.queues.timeout_for(model.name))
-        """Recent camera frames by capture stamp, for annotation."""
         self.result_publisher = publisher(self, InferenceResult, "scissor/result")
         self.receipt_publisher = publisher(self, FeatureReceipt, "scissor/feature_receipt")
-        self.annotated_publisher = None
-        if self.config.edge.annotate:
-            self.annotated_publisher = publisher(self, Image, "scissor/annotated")
-            subscription(self, Image, "camera/image_raw", self.on_image)
         subscription(self, FeatureMap, "scissor/features", self.on_features, raw=True)
         self.diagnostics = Diagnostics(self, self.config.ros.diagnostics_period)
         self.diagnostics.set(message="waiting for features", model=model.name, device=str(self.runtime.device),
@@ -65,13 +48,6 @@ class EdgeNode(Node):
             f"{torch.get_num_threads()} torch thread(s), serving {self.config.edge.capacity} frame(s) at a time; "
             f"splits {', '.join(model.candidates)}; payload "
             + ("sealed (AES-256-GCM, link.key_file)" if self.runtime.opener else "in clear (no link.key_file)"))
-
-    def on_image(self, msg: Image) -> None:
-        """Keep the frame for annotation; frames older than the queue timeout are forgotten."""
-        try:
-            self.frames.add(header_stamp_ns(msg), image_to_bgr(msg))
-        except ImageError as exc:
-            self.get_logger().warning(f"camera/image_raw: ignoring a frame: {exc}", throttle_duration_sec=10.0)
 
     def on_features(self, raw: bytes) -> None:
         """Queue one FeatureMap for the runtime and send its receipt; one that is not a FeatureMap gets its
@@ -85,12 +61,12 @@ class EdgeNode(Node):
             return
         # The wait at the edge starts here, with the whole payload in hand: rmw's received_timestamp is when
         # its first fragment came (on a slow link that is the transmission again, which ends at the receipt).
-        receipt = self.runtime.accept(payload, frame=self.frames.get(payload.stamp_ns))
+        receipt = self.runtime.accept(payload)
         self.receipt_publisher.publish(to_message(RECEIPT, receipt))  # the device's transmission ends here
         self.diagnostics.set(queue_length=self.runtime.queue_length)
 
     def on_served(self, served: Served) -> None:
-        """Publish a result (from the runtime's server thread) and, with annotation, its annotated frame."""
+        """Publish a result (from the runtime's server thread)."""
         result = served.result
         if result.error:
             self.get_logger().warning(f"seq {result.seq}: rejected: {result.error}")
@@ -107,21 +83,9 @@ class EdgeNode(Node):
         msg = to_message(RESULT, result)
         try:
             self.result_publisher.publish(msg)
-            if self.annotated_publisher is not None:
-                self.publish_annotated(msg, served)
         except Exception:  # noqa: BLE001 -- a frame served while rclpy shuts down: the device records it
             if self.context.ok():
                 raise
-
-    def publish_annotated(self, msg: InferenceResult, served: Served) -> None:
-        """The camera frame (a gray canvas of the frame's size without one) with the result drawn on it."""
-        frame = served.frame
-        if frame is None:
-            width, height = served.frame_size if min(served.frame_size) > 0 else _CANVAS_SIZE
-            frame = np.full((height, width, 3), _CANVAS_GRAY, np.uint8)
-        title = f"seq {msg.seq} split {msg.split}" + (f" ERROR {msg.error}" if msg.error else "")
-        image = annotate(frame, served.prediction or Prediction(), self.runtime.model.class_names, title)
-        self.annotated_publisher.publish(bgr_to_image(image, header=msg.header))
 
     def destroy_node(self) -> None:
         """Stop serving (also when __init__ failed half-way: rclpy destroys the node at shutdown)."""

@@ -10,10 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scissor_core.models.classification import TopK
-from scissor_core.models.detection import Detection
-from scissor_core.models.registry import Prediction
-from scissor_core.sources.imaging import (ENCODINGS, ImageError, ImageFields, annotate, compressed_to_bgr,
+from scissor_core.sources.imaging import (ENCODINGS, Box, ImageError, ImageFields, annotate, compressed_to_bgr,
                                           frame_id_with_seq, from_bgr, parse_frame_id, to_bgr)
 
 
@@ -167,11 +164,9 @@ def test_frame_id_carries_seq():
     assert parse_frame_id("camera#-1") == ("camera#-1", None)
 
 
-def test_annotate_draws_topk_and_boxes(frame):
-    topk = Prediction(topk=TopK(class_ids=(3, 1), scores=(0.5, 0.25), logits=(2.0, 1.0)))
-    boxes = Prediction(detections=(Detection(class_id=2, score=0.9, box=(10.0, 10.0, 40.0, 30.0)),))
+def test_annotate_draws_boxes_and_lines(frame):
     before = frame.copy()
-    for prediction in (topk, boxes):
-        out = annotate(frame, prediction, ["a", "b", "car", "d"], title="seq 1")
+    for boxes, lines in (((), ("seq 1", "car 0.50")), ((Box(10.0, 10.0, 40.0, 30.0, "car 0.90", 2),), ())):
+        out = annotate(frame, boxes, lines)
         assert out.shape == frame.shape and out.dtype == np.uint8 and not np.array_equal(out, frame)
     np.testing.assert_array_equal(frame, before)  # the input is left alone

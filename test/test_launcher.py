@@ -29,6 +29,14 @@ def test_description_lists_every_node_with_the_config_file():
         describe_testbed(overrides={"typo_node": {}})
 
 
+def test_the_annotator_runs_on_the_robot_side_only_with_device_annotate(tmp_path):
+    assert "annotator_node" in SIDES["robot"] and "annotator_node" not in SIDES["edge"]
+    off = tmp_path / "off.yaml"
+    off.write_text("device:\n  annotate: false\n")
+    nodes = [s.executable for s in describe_testbed(off, overrides={"annotator_node": {"x": 1}})]
+    assert nodes == [n for n in TESTBED_NODES if n != "annotator_node"]
+
+
 @pytest.mark.parametrize(("name", "side"), [("testbed", "both"), ("robot", "robot"), ("edge", "edge")])
 def test_launch_files_consume_the_shared_description(name, side):
     """launch_ros is not in this venv (see the README), so check the launch files' structure: each returns

@@ -62,7 +62,7 @@ def test_sealed_payloads_over_dds(tmp_path, traffic_frame):
             subscriptions[ns] = t.node.create_subscription(InferenceResult, f"{ns}/scissor/result".lstrip("/"),
                                                            results[ns].append, qos("reliable"))
         t.node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, qos("reliable"))
-        common = ["-p", "model.name:=alexnet", "-p", "edge.annotate:=false", "-p", "ros.diagnostics_period:=0.2"]
+        common = ["-p", "model.name:=alexnet", "-p", "ros.diagnostics_period:=0.2"]
         with node_process("scissor_edge.edge_node", domain, *common, "-p", f"link.key_file:={key_file}") as edge, \
                 node_process("scissor_edge.edge_node", domain, *common, "-r", f"__ns:={NO_KEY}") as plain:
             t.spin_until(lambda: all(publishers[ns].get_subscription_count() > 0

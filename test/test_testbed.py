@@ -189,14 +189,15 @@ def test_the_robot_side_and_the_edge_side_run_as_two_launches(tmp_path, domain):
     """Two hosts' worth of nodes from two launchers (here on one machine): the robot side finds the edge
     on the graph, every frame completes through it, and each side stops cleanly."""
     config_file = write_config(tmp_path, camera={"max_frames": 12, "wait_for_subscribers": 1},
-                               agent={"policy": "fixed:conv2"}, edge={"annotate": False})
+                               agent={"policy": "fixed:conv2"})
     edge = Launcher(describe_testbed(config_file, nodes=EDGE_NODES), grace=20, output=io.StringIO())
     edge.start()
     try:
         run = run_testbed(config_file, 120, tmp_path / "robot", side="robot", stop_after_outcomes=12)
     finally:
         edge_codes = edge.shutdown()
-    assert set(run.exit_codes) == {"camera", "device", "agent"} and all(c in (0, -2) for c in run.exit_codes.values())
+    assert set(run.exit_codes) == {"camera", "device", "agent", "annotator"}, run.summary
+    assert all(c in (0, -2) for c in run.exit_codes.values()), run.summary
     assert edge_codes["edge"] in (0, -2), edge.output.getvalue()[-2000:]
     assert sorted(o.seq for o in run.outcomes) == list(range(12)), run.summary
     assert all(o.completed and o.split == "conv2" for o in run.outcomes), run.summary

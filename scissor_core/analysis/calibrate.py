@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scissor_core.analysis.link_fidelity import ideal_transmit, trace_origin
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.costs import ModelProfile
 from scissor_core.runtime.outcome import FrameOutcome
@@ -122,12 +123,12 @@ def fit_run(outcomes: Sequence[FrameOutcome], profile: ModelProfile, trace: Trac
     """Fit :class:`RunFit` to a run's completed frames (medians, so a few outliers do not move it).
 
     The link's rate for a frame is ``trace`` from its transmission's start, counted from the run's first
-    capture (exact for a constant trace; the live device's trace clock starts a little earlier). Raises
-    ValueError when the run has no completed frame to fit."""
+    capture (where the live device and the netns link start the trace). Raises ValueError when the run has
+    no completed frame to fit."""
     done = [o for o in outcomes if o.completed]
     if not done:
         raise ValueError("the run has no completed frame to fit")
-    start = min(o.capture for o in outcomes)
+    origin = trace_origin(outcomes)
     cuts = {c.split: c for c in profile.cuts}
     device = [o.local_compute / cuts[o.split].device_time for o in done
               if o.split in cuts and o.local_compute > 0 and cuts[o.split].device_time > 0]
@@ -137,12 +138,7 @@ def fit_run(outcomes: Sequence[FrameOutcome], profile: ModelProfile, trace: Trac
     edge_factor = statistics.median(edge) if edge else 1.0
     logs = [math.log(r / device_factor) for r in device] + [math.log(r / edge_factor) for r in edge]
     offloaded = [o for o in done if o.bytes_sent]
-
-    def ideal_transmit(o: FrameOutcome) -> float:
-        begin = o.capture - start + o.local_wait + o.local_compute + o.offload_wait
-        return trace.transmit_finish_time(begin, o.bytes_sent) - begin
-
-    transport = [o.transmit - ideal_transmit(o) for o in offloaded]
+    transport = [o.transmit - ideal_transmit(o, trace, origin) for o in offloaded]
     back = [o.total_delay - (o.local_wait + o.local_compute + o.offload_wait + o.transmit + o.edge_wait
                              + o.edge_compute) for o in offloaded]
     return RunFit(device_factor, edge_factor, statistics.pstdev(logs) if len(logs) > 1 else 0.0,

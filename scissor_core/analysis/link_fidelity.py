@@ -43,15 +43,22 @@ def trace_origin(outcomes: Sequence[FrameOutcome]) -> float:
     return min(o.capture for o in outcomes)
 
 
+def transmit_start(o: FrameOutcome, origin: float) -> float:
+    """Trace time a frame's transmission started (after its device part and its wait for the link)."""
+    return o.capture - origin + o.local_wait + o.local_compute + o.offload_wait
+
+
+def ideal_transmit(o: FrameOutcome, trace: Trace, origin: float) -> float:
+    """Seconds the frame's bytes take on the trace from its transmission's start: a perfect pipe."""
+    start = transmit_start(o, origin)
+    return trace.transmit_finish_time(start, o.bytes_sent) - start
+
+
 def ideal_delays(outcomes: Sequence[FrameOutcome], trace: Trace) -> dict[int, float]:
     """Seq -> ideal delay of every delivered frame (module docstring)."""
     origin = trace_origin(outcomes)
-    ideal = {}
-    for o in delivered(outcomes):
-        start = o.capture + o.local_wait + o.local_compute + o.offload_wait - origin
-        ideal[o.seq] = (trace.transmit_finish_time(start, o.bytes_sent) - (o.capture - origin)
-                        + o.edge_wait + o.edge_compute)
-    return ideal
+    return {o.seq: o.local_wait + o.local_compute + o.offload_wait + ideal_transmit(o, trace, origin)
+            + o.edge_wait + o.edge_compute for o in delivered(outcomes)}
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ def replay_estimates(outcomes: Sequence[FrameOutcome], trace: Trace, link: LinkC
     estimator = BandwidthEstimator(link.initial_bandwidth, link.estimator_window, link.estimator_step)
     estimates = []
     for o in delivered(outcomes):
-        started = o.capture + o.local_wait + o.local_compute + o.offload_wait - origin
+        started = transmit_start(o, origin)
         at = started + o.transmit
         estimates.append(Estimate(o.seq, at, started, o.bytes_sent, estimator.add(o.bytes_sent, o.transmit),
                                   trace.rate_at(at)))

@@ -66,15 +66,12 @@ def pick_device(choice: str) -> torch.device:
 
 @dataclass(slots=True)
 class Served:
-    """What the edge hands back for one payload: its result, the prediction (None on an error), the
-    caller's frame (for annotation) and, for a rejected sealed payload, why (an :class:`EdgeError` kind)."""
+    """What the edge hands back for one payload: its result, the prediction (None on an error) and, for a
+    rejected sealed payload, why (an :class:`EdgeError` kind)."""
 
     result: EdgeResult
     prediction: Prediction | None
-    frame: np.ndarray | None
     rejection: str = ""
-    frame_size: tuple[int, int] = (0, 0)
-    """(width, height) of the camera frame, as the payload carries it."""
 
 
 class EdgeRuntime:
@@ -116,13 +113,12 @@ class EdgeRuntime:
             self.queue.waiting.clear()
         return left
 
-    def accept(self, payload: FeaturePayload, frame: np.ndarray | None = None) -> Receipt:
+    def accept(self, payload: FeaturePayload) -> Receipt:
         """Queue a payload for service and return its receipt: the edge holds the whole payload now, which
-        ends the frame's transmission for the device (its ``edge_wait`` counts from here). ``frame`` is the
-        camera frame it came from, if the caller has it."""
+        ends the frame's transmission for the device (its ``edge_wait`` counts from here)."""
         with self._cv:
             ahead = self.queue.length
-            self.queue.arrive((payload, frame), self.clock.now())
+            self.queue.arrive(payload, self.clock.now())
             self._cv.notify()
         return Receipt(payload.seq, payload.stamp_ns, payload.frame_id, payload.model,
                        len(memoryview(payload.payload).cast("B")), ahead)
@@ -141,9 +137,9 @@ class EdgeRuntime:
                     self._cv.wait(0.1)
                 if self._stop.is_set():
                     return
-            (payload, frame), queued = started
+            payload, queued = started
             try:
-                self.emit(self.process(payload, queued, frame))
+                self.emit(self.process(payload, queued))
             except Exception:  # noqa: BLE001 -- a failing consumer must not stop the edge
                 log.exception("frame %d: handing back its result failed", payload.seq)
             finally:
@@ -152,7 +148,7 @@ class EdgeRuntime:
                     self._cv.notify()
 
     # ---------------------------------------------------------------- pipeline
-    def process(self, payload: FeaturePayload, edge_wait: float = 0.0, frame: np.ndarray | None = None) -> Served:
+    def process(self, payload: FeaturePayload, edge_wait: float = 0.0) -> Served:
         """One payload through the pipeline: always a result, with ``error`` set when it was rejected."""
         result = EdgeResult(payload.seq, payload.stamp_ns, payload.frame_id, payload.model, payload.split,
                             edge_wait=edge_wait)
@@ -160,7 +156,7 @@ class EdgeRuntime:
             prediction, result.decode_time, result.edge_compute = self.infer(payload)
         except EdgeError as exc:
             result.error = str(exc)
-            return Served(result, None, frame, exc.kind, (payload.frame_width, payload.frame_height))
+            return Served(result, None, exc.kind)
         if prediction.topk is not None:
             result.topk_classes = tuple(prediction.topk.class_ids)
             result.topk_scores = tuple(prediction.topk.scores)
@@ -168,7 +164,7 @@ class EdgeRuntime:
         result.detections = tuple(
             ResultDetection(d.class_id, names[d.class_id] if d.class_id < len(names) else "", d.score, *d.box)
             for d in prediction.detections or ())
-        return Served(result, prediction, frame, frame_size=(payload.frame_width, payload.frame_height))
+        return Served(result, prediction)
 
     def infer(self, payload: FeaturePayload) -> tuple[Prediction, float, float]:
         """Open, decode, run the tail, post-process: (prediction, decode s, compute s); raises EdgeError."""

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from scissor_core.wire.codec import CodecError, _jpeg_frame_size
 
-if TYPE_CHECKING:
-    from scissor_core.models.registry import Prediction
-
 __all__ = [
+    "Box",
     "ENCODINGS",
     "ImageError",
     "ImageFields",
@@ -237,26 +236,32 @@ def _label_color(class_id: int) -> tuple[int, int, int]:
     return tuple(int(c) for c in cv2.cvtColor(np.uint8([[[hue, 200, 255]]]), cv2.COLOR_HSV2BGR)[0, 0])
 
 
-def annotate(frame: np.ndarray, prediction: Prediction, class_names: list[str], title: str = "") -> np.ndarray:
-    """A copy of ``frame`` (BGR) with the detections' boxes and labels, or the top-k classes, drawn on it."""
+@dataclass(frozen=True)
+class Box:
+    """One box to draw: (x1, y1, x2, y2) in the frame's pixels, its label, and its class (for the colour)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    class_id: int = 0
+
+
+def annotate(frame: np.ndarray, boxes: Sequence[Box] = (), lines: Sequence[str] = ()) -> np.ndarray:
+    """A copy of ``frame`` (BGR) with ``boxes`` and their labels drawn on it, and ``lines`` of text top left."""
     out = frame.copy()
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.5
-
-    def name(class_id: int) -> str:
-        return class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
 
     def text(line: str, org: tuple[int, int], color: tuple[int, int, int]) -> None:
         cv2.putText(out, line, org, font, scale, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(out, line, org, font, scale, color, 1, cv2.LINE_AA)
 
-    lines = [title] if title else []
-    if prediction.topk is not None:
-        lines += [f"{name(c)} {s:.2f}" for c, s in zip(prediction.topk.class_ids, prediction.topk.scores)]
-    for det in prediction.detections or ():
-        x1, y1, x2, y2 = (int(round(v)) for v in det.box)
-        color = _label_color(det.class_id)
+    for box in boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in (box.x1, box.y1, box.x2, box.y2))
+        color = _label_color(box.class_id)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, 2)
-        text(f"{name(det.class_id)} {det.score:.2f}", (x1, max(12, y1 - 4)), color)
+        text(box.label, (x1, max(12, y1 - 4)), color)
     for i, line in enumerate(lines):
         text(line, (8, 20 + 18 * i), (255, 255, 255))
     return out
