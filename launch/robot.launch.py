@@ -1,6 +1,6 @@
 """ros2 launch scissor_bringup robot.launch.py [config_file:=FILE] [namespace:=NS]
 
-The robot side of a two-host deployment: camera, device and agent (``scissor testbed --side robot``).
+The robot side of a two-host deployment: camera, device, agent and annotator (``scissor testbed --side robot``).
 The edge runs elsewhere, from ``edge.launch.py``; see the README's deployment section.
 """
 from scissor_bringup.launch_description import launch_description

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from scissor_core.analysis.evaluate import (A2C, BASELINES, ORACLE, STAGES, Evaluation, evaluate, latency_breakdown,
                                             markdown_table)
+from scissor_core.analysis.calibrate import mean_absolute_percentage_error, split_distance
 from scissor_core.analysis.metrics import RunMetrics
 from scissor_core.config import ConfigError, ScissorConfig, load_config
 from scissor_core.policies.serving import default_policy_path, default_profile_path
@@ -262,6 +263,21 @@ def calibration_table(rows: Sequence[Mapping[str, object]]) -> str:
             + "\n\n(data in MB/frame, drop rate in %, delay in s; err = (sim - live) / live)")
 
 
+def prediction_summary(sim: Mapping[str, Evaluation], live: Mapping[str, Evaluation]) -> str:
+    """Did the simulator predict the testbed: per policy mean delay and drop rate, simulated and live, and
+    how far the split choices differ; then the MAPE of the mean delay over the policies (goal 10%)."""
+    names = [n for n in live if n in sim]
+    rows = [[n, sim[n].summary.mean_delay, live[n].summary.mean_delay,
+             100 * relative_error(sim[n].summary.mean_delay, live[n].summary.mean_delay),
+             100 * sim[n].summary.drop_rate, 100 * live[n].summary.drop_rate,
+             100 * split_distance(sim[n].split_share, live[n].split_share)] for n in names]
+    mape = mean_absolute_percentage_error((sim[n].summary.mean_delay, live[n].summary.mean_delay) for n in names)
+    return (markdown_table(["policy", "delay sim s", "delay live s", "delay err %", "drops sim %", "drops live %",
+                            "frames on another split %"], rows)
+            + f"\n\nMAPE of the mean delay over {len(names)} policies: {100 * mape:.1f}% (goal <= {GOAL:.0%}); "
+              "frames on another split = total variation distance of the split shares (0 = the same choices)")
+
+
 def stage_table(sim: Mapping[str, Evaluation], live: Mapping[str, Evaluation]) -> str:
     """Markdown: the latency stages of each policy, simulated over live, and what the stages do not cover
     (total delay minus their sum: in the testbed, e.g. the agent's decision and the DDS hops)."""
@@ -347,7 +363,8 @@ def evaluate_live(scenario: Scenario, names: Sequence[str], output: Path, *, pro
         text += ["", "problems:", "", *problems]
     notes = structural_notes(sim, live)
     text += ["", "## simulator on the same scenario", "", format_table(sim_m), "",
-             "## calibration: simulator against testbed", "", calibration_table(rows), "",
+             "## calibration: simulator against testbed", "", prediction_summary(sim, live), "",
+             calibration_table(rows), "",
              "latency stages, simulated and live:", "", stage_table(sim, live)]
     if notes:
         text += ["", "stages where testbed and simulator differ by more than 1.5x (the simulator takes them from "

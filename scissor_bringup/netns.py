@@ -1,7 +1,7 @@
 """A real shaped link for the testbed: device and edge in two Linux network namespaces joined by a veth
 pair, the device's uplink shaped by ``tc`` following a bandwidth trace.
 
-``scissor testbed --netns`` puts camera, device and agent in the namespace ``scissor-dev-PID`` and
+``scissor testbed --netns`` puts camera, device, agent and annotator in the namespace ``scissor-dev-PID`` and
 the edge in ``scissor-edge-PID`` (PID: the scissor process), joined by the veth pair
 ``scdPID`` (10.213.0.1) / ``scePID`` (10.213.0.2). The device side's egress gets a token-bucket
 filter (``tc qdisc ... tbf``) whose rate a thread sets to the trace's rate every ``period`` seconds

@@ -118,7 +118,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("testbed", help="run the live ROS 2 testbed for a bounded time and summarise it",
-                       description="Start camera, device, edge and agent nodes (the description launch/"
+                       description="Start camera, device, edge, agent and annotator nodes (the description launch/"
                                    "testbed.launch.py uses) as processes over DDS, stop them after --duration "
                                    "seconds or Ctrl-C, then print the summary (frames, completed, drops by "
                                    "reason, delays, bytes/frame, system cost, per split, node memory) and write "
@@ -143,9 +143,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                    help="rosbag2 storage of --record (default mcap)")
     p.add_argument("--side", choices=("both", "robot", "edge"), default="both",
-                   help="both (default): every node here; robot: camera, device and agent; edge: the edge alone. "
-                        "Two hosts run one side each and find each other with the environment's ROS 2 discovery "
-                        "settings (README: Deploy on a robot and an edge server)")
+                   help="both (default): every node here; robot: camera, device, agent and annotator; edge: the "
+                        "edge alone. Two hosts run one side each and find each other with the environment's ROS 2 "
+                        "discovery settings (README: Deploy on a robot and an edge server)")
     p.add_argument("--netns", action="store_true",
                    help="edge in its own network namespace behind a veth link shaped by tc following link.trace "
                         "(root only; see scissor_bringup/netns.py)")

@@ -1,1 +1,1 @@
-"""scissor_edge: the edge-side ROS 2 node (tail inference, results, annotated images)."""
+"""scissor_edge: the edge-side ROS 2 node (tail inference, receipts, results)."""

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from scissor_bringup.evaluate_live import (LIVE_POLICIES, POLICY_CODECS, calibration_rows, calibration_table,
-                                           check_policies, relative_error, structural_notes)
+                                           check_policies, prediction_summary, relative_error, structural_notes)
+from scissor_core.analysis.calibrate import mean_absolute_percentage_error, split_distance
 from scissor_core.analysis.evaluate import Evaluation
 from scissor_core.analysis.metrics import RunMetrics
 
@@ -79,6 +80,23 @@ def test_structural_notes_name_the_stages_that_differ():
 
 
 @pytest.mark.timeout(240)
+def test_the_prediction_summary_gives_the_delay_mape_and_how_far_the_split_choices_differ():
+    assert split_distance({"a": 1.0}, {"a": 1.0}) == 0.0
+    assert split_distance({"a": 0.75, "b": 0.25}, {"a": 0.25, "c": 0.75}) == pytest.approx(0.75)
+    assert mean_absolute_percentage_error([(1.1, 1.0), (0.8, 1.0)]) == pytest.approx(0.15)
+    assert math.isnan(mean_absolute_percentage_error([]))
+
+    def ev(name, delay, share):
+        m = metrics(delay, 0.1, delay)
+        return Evaluation(name, (m,), m, {}, share)
+
+    sim = {"p": ev("p", 1.1, {"a": 1.0}), "q": ev("q", 0.8, {"a": 0.5, "b": 0.5})}
+    live = {"p": ev("p", 1.0, {"a": 1.0}), "q": ev("q", 1.0, {"b": 1.0})}
+    text = prediction_summary(sim, live)
+    assert "MAPE of the mean delay over 2 policies: 15.0%" in text
+    assert "| q | 0.800 | 1.000 | -20.000 | 10.000 | 10.000 | 50.000 |" in text
+
+
 def test_two_policies_live_on_the_same_bag_frames(tmp_path, domain):
     from scissor_cli.main import main
     from scissor_core.runtime.outcome import read_csv

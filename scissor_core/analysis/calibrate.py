@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,3 +144,15 @@ def fit_run(outcomes: Sequence[FrameOutcome], profile: ModelProfile, trace: Trac
     return RunFit(device_factor, edge_factor, statistics.pstdev(logs) if len(logs) > 1 else 0.0,
                   max(0.0, statistics.median(transport)) if transport else 0.0,
                   max(0.0, statistics.median(back)) if back else 0.0, len(done))
+
+
+def split_distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Total variation distance of two split shares (fraction of frames per split): the share of frames
+    that run another split in one than in the other; 0 when a policy chose alike in both."""
+    return 0.5 * sum(abs(a.get(s, 0.0) - b.get(s, 0.0)) for s in set(a) | set(b))
+
+
+def mean_absolute_percentage_error(pairs: Iterable[tuple[float, float]]) -> float:
+    """Mean of ``|predicted - measured| / measured`` over (predicted, measured) pairs; nan without any."""
+    errors = [abs(p - m) / m for p, m in pairs if m]
+    return statistics.fmean(errors) if errors else math.nan
