@@ -21,6 +21,11 @@ as the nodes (``ros.malloc_reuse_bytes``). Configurations:
   edge_node does; ``serialized``, as ``raw-sub`` with the device serializing with
   rosbags and publishing the bytes.
 
+With ``--netns`` both pairs run as two hosts instead: the edge processes in one network namespace, the
+device processes in another, joined by a veth pair (:class:`scissor_bringup.netns.NetnsLink`, unshaped
+unless a rate is given), TCP between their addresses and DDS on UDPv4 with the two-host profile
+(``config/fastdds_udp_profile.xml``, transport ``netns-udp``), as ``scissor testbed --netns`` runs nodes.
+
 Payload sealing (``link.key_file``, :mod:`scissor_core.wire.sealing`) is measured on its own
 in this process (:func:`measure_sealing`: seal on the device + open on the edge, median
 of several runs per size) and set against the transfer times of the same sizes.
@@ -41,6 +46,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from scissor_bringup.netns import NetnsLink
 
 MODES = ("message", "raw-sub", "serialized")
 PROFILE = "profile"
@@ -200,9 +207,9 @@ def _recv_exact(sock: socket.socket, size: int) -> bytearray:
     return buf
 
 
-def _tcp_edge(timeout: float) -> int:
+def _tcp_edge(timeout: float, bind: str) -> int:
     """Accept one connection; receive length-prefixed messages, answer each with its length."""
-    with socket.create_server(("127.0.0.1", 0)) as server:
+    with socket.create_server((bind, 0)) as server:
         server.settimeout(timeout)
         print(json.dumps({"port": server.getsockname()[1]}), flush=True)
         conn, _ = server.accept()
@@ -216,8 +223,9 @@ def _tcp_edge(timeout: float) -> int:
                 conn.sendall(_LENGTH.pack(payload.size))
 
 
-def _tcp_device(port: int, plan: Plan) -> dict[int, list[float]]:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+def _tcp_device(host: str, port: int, plan: Plan) -> int:
+    """Send length-prefixed messages ping-pong style; print the times per size as one JSON line."""
+    with socket.create_connection((host, port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def send(size: int, payload: np.ndarray) -> None:
@@ -229,14 +237,41 @@ def _tcp_device(port: int, plan: Plan) -> dict[int, list[float]]:
 
         times = _timed(plan, send)
         sock.sendall(_LENGTH.pack(_STOP))
-    return times
+    print(json.dumps(times), flush=True)
+    return 0
 
 
 # ----------------------------------------------------------------------------- driver
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "scissor_bringup.bench_transport", *args], env=env,
+@dataclass(frozen=True)
+class Hosts:
+    """Where the two processes of a pair run: this machine's loopback, or two network namespaces."""
+
+    link: NetnsLink | None = None
+
+    def prefix(self, side: str) -> list[str]:
+        return self.link.prefix(side) if self.link else []
+
+    def address(self, side: str) -> str:
+        return self.link.addresses[side] if self.link else "127.0.0.1"
+
+    def dds_env(self, side: str, transport: str, domain_id: int, profile: str | None) -> dict[str, str]:
+        """The environment of a DDS process: the transport's on loopback, the two-host one in namespaces."""
+        if self.link is None:
+            return _ros_env(transport, domain_id, profile)
+        env = _ros_env("DEFAULT", domain_id, None)
+        env.update(self.link.env(side))
+        return env
+
+
+LOOPBACK = Hosts()
+NETNS_TRANSPORT = "netns-udp"
+"""The DDS configuration of ``--netns``: the two-host nodes' UDPv4 profile."""
+
+
+def _spawn(args: list[str], env: dict[str, str], prefix: Sequence[str] = ()) -> subprocess.Popen:
+    return subprocess.Popen([*prefix, sys.executable, "-m", "scissor_bringup.bench_transport", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -254,11 +289,15 @@ def _ros_env(transport: str, domain_id: int, profile: str | None) -> dict[str, s
     return env
 
 
+def _role(proc: subprocess.Popen) -> str:
+    return " ".join(proc.args[proc.args.index("--role"):][:2])
+
+
 def _first_line(proc: subprocess.Popen) -> dict:
     line = proc.stdout.readline() if proc.stdout else ""
     if not line:
         proc.wait(timeout=10)
-        raise RuntimeError(f"{' '.join(proc.args[3:5])} exited with {proc.returncode}:\n{proc.stderr.read()[-2000:]}")
+        raise RuntimeError(f"{_role(proc)} exited with {proc.returncode}:\n{proc.stderr.read()[-2000:]}")
     return json.loads(line)
 
 
@@ -269,7 +308,7 @@ def _finish(procs: Sequence[subprocess.Popen], timeout: float) -> list[str]:
         for proc in procs:
             out, err = proc.communicate(timeout=timeout)
             if proc.returncode != 0:
-                raise RuntimeError(f"{' '.join(proc.args[3:5])} exited with {proc.returncode}:\n{err[-2000:]}")
+                raise RuntimeError(f"{_role(proc)} exited with {proc.returncode}:\n{err[-2000:]}")
             outputs.append(out)
     finally:
         for proc in procs:
@@ -279,15 +318,17 @@ def _finish(procs: Sequence[subprocess.Popen], timeout: float) -> list[str]:
     return outputs
 
 
-def measure_dds(transport: str, mode: str, plan: Plan, domain_id: int, profile: str | None) -> list[Measurement]:
+def measure_dds(transport: str, mode: str, plan: Plan, domain_id: int, profile: str | None,
+                hosts: Hosts = LOOPBACK) -> list[Measurement]:
     """One DDS configuration, in an edge and a device process of its own."""
-    env = _ros_env(transport, domain_id, profile)
     topic = f"/scissor_bench/features_{uuid.uuid4().hex[:8]}"
     common = ["--topic", topic, "--mode", mode, *plan.args()]
-    edge = _spawn(["--role", "dds-edge", *common], env)
+    edge = _spawn(["--role", "dds-edge", *common], hosts.dds_env("edge", transport, domain_id, profile),
+                  hosts.prefix("edge"))
     try:
         _first_line(edge)
-        device = _spawn(["--role", "dds-device", *common], env)
+        device = _spawn(["--role", "dds-device", *common], hosts.dds_env("device", transport, domain_id, profile),
+                        hosts.prefix("device"))
     except BaseException:
         _finish([edge], 1)
         raise
@@ -296,29 +337,34 @@ def measure_dds(transport: str, mode: str, plan: Plan, domain_id: int, profile: 
     return [Measurement(f"{transport}/{mode}", int(size), statistics.median(t)) for size, t in times.items()]
 
 
-def measure_tcp(plan: Plan) -> list[Measurement]:
-    """The reference: the same ping-pong over a TCP socket on 127.0.0.1 to another process."""
-    edge = _spawn(["--role", "tcp-edge", *plan.args()], dict(os.environ))
+def measure_tcp(plan: Plan, hosts: Hosts = LOOPBACK) -> list[Measurement]:
+    """The reference: the same ping-pong over a TCP socket between two processes."""
+    edge = _spawn(["--role", "tcp-edge", "--bind", hosts.address("edge"), *plan.args()], dict(os.environ),
+                  hosts.prefix("edge"))
     try:
-        times = _tcp_device(_first_line(edge)["port"], plan)
-    finally:
-        _finish([edge], plan.timeout)
-    return [Measurement("tcp", size, statistics.median(t)) for size, t in times.items()]
+        port = _first_line(edge)["port"]
+        device = _spawn(["--role", "tcp-device", "--connect", f"{hosts.address('edge')}:{port}", *plan.args()],
+                        dict(os.environ), hosts.prefix("device"))
+    except BaseException:
+        _finish([edge], 1)
+        raise
+    out, _ = _finish([device, edge], plan.timeout + 10)
+    return [Measurement("tcp", int(size), statistics.median(t)) for size, t in json.loads(out).items()]
 
 
 def run(plan: Plan, transports: Sequence[str] = DEFAULT_TRANSPORTS, modes: Sequence[str] = MODES,
-        profile: str | None = None, progress: bool = True) -> list[Measurement]:
-    """TCP first, then every transport x mode; ``profile`` is the XML file of transport ``profile``."""
-    from scissor_ros.process import reuse_freed_memory
-
-    reuse_freed_memory(plan.malloc_reuse_bytes)  # the TCP sender runs in this process
+        profile: str | None = None, progress: bool = True, hosts: Hosts = LOOPBACK) -> list[Measurement]:
+    """TCP first, then every transport x mode; ``profile`` is the XML file of transport ``profile``. In
+    network namespaces (``hosts.link``) the one transport is :data:`NETNS_TRANSPORT`."""
     domain_id = 1 + os.getpid() % 100
-    results = measure_tcp(plan)
+    if hosts.link is not None:
+        transports = (NETNS_TRANSPORT,)
+    results = measure_tcp(plan, hosts)
     for transport in transports:
         for mode in modes:
             if progress:
                 print(f"# measuring {transport}/{mode} ...", file=sys.stderr, flush=True)
-            results += measure_dds(transport, mode, plan, domain_id, profile)
+            results += measure_dds(transport, mode, plan, domain_id, profile, hosts)
     return results
 
 
@@ -414,7 +460,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scissor_ros.process import reuse_freed_memory
 
     p = argparse.ArgumentParser(description="helper process of `scissor bench transport`")
-    p.add_argument("--role", required=True, choices=("dds-edge", "dds-device", "tcp-edge"))
+    p.add_argument("--role", required=True, choices=("dds-edge", "dds-device", "tcp-edge", "tcp-device"))
+    p.add_argument("--bind", default="127.0.0.1", help="tcp-edge: address to listen on")
+    p.add_argument("--connect", default="", help="tcp-device: HOST:PORT of the tcp-edge")
     p.add_argument("--topic", default="")
     p.add_argument("--mode", choices=MODES, default="message")
     p.add_argument("--sizes", required=True)
@@ -429,7 +477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role == "dds-edge":
         return _dds_edge(args.topic, args.mode, plan.timeout)
     if args.role == "tcp-edge":
-        return _tcp_edge(plan.timeout)
+        return _tcp_edge(plan.timeout, args.bind)
+    if args.role == "tcp-device":
+        host, _, port = args.connect.rpartition(":")
+        return _tcp_device(host, int(port), plan)
     return _dds_device(args.topic, args.mode, plan)
 
 

@@ -88,23 +88,40 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_transport(args: argparse.Namespace) -> int:
+    import os
+
     from scissor_bringup.bench_transport import (  # imports rclpy: only here
+        LOOPBACK,
+        Hosts,
         Plan,
         format_sealing,
         format_table,
         measure_sealing,
         run,
     )
+    from scissor_bringup.netns import NetnsLink
+    from scissor_core.runtime.traces import parse_rate
 
     config = config_of(args)
     plan = Plan(tuple(int(float(mb) * 1e6) for mb in args.sizes.split(",")), args.warmup, args.repeats,
                 args.timeout, config.ros.malloc_reuse_bytes if args.malloc_reuse is None else args.malloc_reuse)
     profile = config.resolve_path(config.ros.fastdds_profile) if config.ros.fastdds_profile else None
-    results = run(plan, args.transports.split(","), args.modes.split(","), str(profile) if profile else None,
-                  progress=not args.no_progress)
+    hosts, where = LOOPBACK, "on loopback"
+    if args.netns:
+        hosts, where = Hosts(NetnsLink(os.getpid())), "between two network namespaces (veth"
+        hosts.link.create()
+        if args.link_rate:
+            hosts.link.set_rate(parse_rate(args.link_rate))
+        where += f", tc {args.link_rate})" if args.link_rate else ", unshaped)"
+    try:
+        results = run(plan, args.transports.split(","), args.modes.split(","), str(profile) if profile else None,
+                      progress=not args.no_progress, hosts=hosts)
+    finally:
+        if hosts.link is not None:
+            hosts.link.destroy()
     allocator = (f"glibc heap reuse below {plan.malloc_reuse_bytes} bytes" if plan.malloc_reuse_bytes
                  else "glibc's default allocator")
-    print(f"FeatureMap ping-pong device -> edge on loopback, median of {plan.repeats} per size "
+    print(f"FeatureMap ping-pong device -> edge {where}, median of {plan.repeats} per size "
           f"(after {plan.warmup} warm-up), {allocator}; DDS MB/s with the ratio to TCP in parentheses")
     print(format_table(results))
     if args.seal_sizes:
@@ -195,7 +212,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--paper", action="store_true", help=PAPER_HELP)
     add_progress_option(p)
     p.set_defaults(func=cmd_bench_train)
-    p = bench_sub.add_parser("transport", help="FeatureMap throughput over DDS against a TCP socket (loopback)",
+    p = bench_sub.add_parser("transport",
+                             help="FeatureMap throughput over DDS against a TCP socket (loopback, or --netns)",
                              description="Send FeatureMaps of each size device -> edge between two processes over "
                                          "DDS (per transport and publishing/subscription mode) and over a TCP "
                                          "socket in the same run; print MB/s and the DDS/TCP ratio.")
@@ -212,6 +230,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--malloc-reuse", type=int, metavar="BYTES",
                    help="glibc heap reuse threshold of every process (default: ros.malloc_reuse_bytes; 0 = off)")
     add_progress_option(p)
+    p.add_argument("--netns", action="store_true",
+                   help="run each pair as two hosts: two network namespaces joined by a veth pair (root), TCP "
+                        "between their addresses and DDS with the two-host UDPv4 profile (--transports ignored)")
+    p.add_argument("--link-rate", help="with --netns: shape the device's side with tc to this rate, e.g. 10MB")
     p.add_argument("--seal-sizes", default="1,20",
                    help="comma-separated payload sizes in MB whose seal+open cost (link.key_file) is measured "
                         "(default 1,20; empty = skip)")
