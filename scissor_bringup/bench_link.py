@@ -41,7 +41,7 @@ from scissor_core.analysis.link_fidelity import (
     step_lags,
 )
 from scissor_core.analysis.metrics import RunMetrics
-from scissor_core.config import load_config
+from scissor_core.config import LinkConfig, load_config
 from scissor_core.policies.serving import default_profile_path
 from scissor_core.runtime.costs import ModelProfile, SplitCosts, needs_link
 from scissor_core.runtime.outcome import FrameOutcome
@@ -150,14 +150,19 @@ def run_case(case: LinkCase, config_file: str, output: Path) -> LinkRow:
     run = run_testbed(run_config, 90.0 + 3 * case.frames * case.interval, output / case.label,
                       max_frames=case.frames, stop_after_outcomes=case.frames, netns=case.shaper == "tc",
                       impairment=Impairment(loss=case.loss) if case.loss else None)
-    trace, link = parse_trace(case.link), load_config(run_config).link
-    if not run.outcomes:
+    return row_of(case, run.outcomes, load_config(run_config).link)
+
+
+def row_of(case: LinkCase, outcomes: list[FrameOutcome], link: LinkConfig) -> LinkRow:
+    """What a case's outcomes say of its link (``link``: the estimator settings the device ran with)."""
+    trace = parse_trace(case.link)
+    if not outcomes:
         return LinkRow(case, [], DelayError(0, math.nan, math.nan), math.nan, [], [])
-    estimates = replay_estimates(run.outcomes, trace, link)
+    estimates = replay_estimates(outcomes, trace, link)
     b_hat_error = (estimate_error(estimates, skip=link.estimator_window)
                    if case.nbytes >= MIN_BYTES_FOR_ESTIMATE and trace.name.startswith("const") else math.nan)
     lags = step_lags(estimates, trace) if trace.name.startswith("steps") else []
-    return LinkRow(case, run.outcomes, DelayError.of(run.outcomes, trace), b_hat_error, lags, estimates)
+    return LinkRow(case, outcomes, DelayError.of(outcomes, trace), b_hat_error, lags, estimates)
 
 
 def bench_link(config_file: str, cases: Sequence[LinkCase], output: Path, *,
@@ -240,24 +245,32 @@ def format_report(rows: Sequence[LinkRow]) -> str:
 
 
 def plot_estimates(rows: Sequence[LinkRow], path: Path) -> None:
-    """b_hat after each transmission against the link's rate, one panel per non-constant tc run."""
+    """b_hat after each transmission against the link's rate, one panel per tc run on a varying link whose
+    payload is large enough for b_hat to mean the link (:data:`MIN_BYTES_FOR_ESTIMATE`), two columns."""
     from scissor_core.plots import plt, save
 
-    varying = [r for r in rows if r.case.shaper == "tc" and r.outcomes and not r.case.link.startswith("const")]
-    if not varying:
+    shown = [r for r in rows if r.case.shaper == "tc" and r.estimates and not r.case.link.startswith("const")
+             and r.case.nbytes >= MIN_BYTES_FOR_ESTIMATE]
+    if not shown:
         return
-    fig, axes = plt.subplots(len(varying), 1, figsize=(9, 2.2 * len(varying)), squeeze=False)
-    for ax, r in zip(axes[:, 0], varying, strict=True):
+    cols = 2
+    lines = -(-len(shown) // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(11, 2.3 * lines), squeeze=False)
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
+    for ax, r in zip(axes.flat, shown, strict=False):
         trace, estimates = parse_trace(r.case.link), r.estimates
-        if not estimates:
-            continue
         end = estimates[-1].at
         ts = [end * i / 400 for i in range(401)]
         ax.plot(ts, [trace.rate_at(t) / 1e6 for t in ts], color="0.6", label="tc rate")
-        ax.plot([e.at for e in estimates], [e.b_hat / 1e6 for e in estimates], "o-", ms=3, label="b_hat")
-        ax.set_title(f"{r.case.model} {r.case.split}, {r.case.link}, use {r.case.use:.0%}", fontsize=8)
-        ax.set_ylabel("MB/s")
+        ax.plot([e.at for e in estimates], [e.b_hat / 1e6 for e in estimates], "o-", ms=2, label="b_hat")
+        link = r.case.link.split(",")[0].split("/")[-1]
+        ax.set_title(f"{r.case.model} {r.case.split} ({r.case.nbytes / 1e3:.0f} kB), {link}, use {r.case.use:.0%}",
+                     fontsize=8)
+        ax.set_ylabel("MB/s", fontsize=8)
+        ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7)
-    axes[-1, 0].set_xlabel("trace time (s)")
+    for ax in axes[-1]:
+        ax.set_xlabel("trace time (s)", fontsize=8)
+    fig.tight_layout()
     save(fig, path)
-
