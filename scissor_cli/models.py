@@ -109,7 +109,12 @@ def calibrate_from_run(args: argparse.Namespace) -> int:
           "|---:|---:|---:|---:|---:|\n"
           f"| {fit.device_factor:.3f} | {fit.edge_factor:.3f} | {fit.compute_spread:.3f} | "
           f"{fit.transport_overhead:.4f} | {fit.result_latency:.4f} |")
-    print(f"wrote {output} (the profile scaled by the two factors) and {settings} (its path and the sim "
+    own = sorted(set(fit.device_factors) | set(fit.edge_factors))
+    if own:
+        print("factors of their own (splits with enough frames), device / edge: " + ", ".join(
+            f"{s} {fit.device_factors.get(s, fit.device_factor):.3f} / {fit.edge_factors.get(s, fit.edge_factor):.3f}"
+            for s in own))
+    print(f"wrote {output} (the profile scaled by the fitted factors) and {settings} (its path and the sim "
           "settings: merge them into a config to simulate this system)")
     return 0
 

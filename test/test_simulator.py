@@ -184,6 +184,23 @@ def test_fit_run_recovers_the_simulators_own_settings():
     assert costs.splits  # the fitted profile keeps the split set
 
 
+def test_fit_run_gives_a_split_seen_often_enough_factors_of_its_own():
+    from scissor_core.analysis.calibrate import MIN_SPLIT_FRAMES, fit_run
+
+    slower = {"0": (0.0, 0.3, 1_000_000), "a": (0.1, 0.2, 2_000_000), "b": (0.3 * 1.5, 0.05, 100_000),
+              "c": (0.35 * 1.1, 0.02 * 2.0, 50_000), "d": (0.4, 0.01, 10_000), "last": (0.5, 0.0, 44)}
+    truth_costs = SplitCosts.from_profile(toy_profile(table=slower))
+    outcomes = [o for split in ("b", "c") for o in simulate(FixedSplit(truth_costs, split), ConstantTrace(2e6),
+                                                             frames=20, interval=2.0, timeout=5.0)]
+    outcomes += simulate(FixedSplit(truth_costs, "d"), ConstantTrace(2e6), frames=MIN_SPLIT_FRAMES - 1, interval=2.0)
+    fit = fit_run(outcomes, PROFILE, ConstantTrace(2e6))
+    assert fit.device_factors == pytest.approx({"b": 1.5, "c": 1.1})  # d: too few frames, the overall factor
+    assert fit.edge_factors == pytest.approx({"b": 1.0, "c": 2.0})
+    fitted = {c.split: c for c in fit.apply(PROFILE, "test").cuts}
+    assert fitted["b"].device_time == pytest.approx(0.45) and fitted["c"].edge_time == pytest.approx(0.04)
+    assert fitted["d"].device_time == pytest.approx(0.4 * fit.device_factor)
+
+
 def test_calibrate_from_run_writes_the_fitted_profile_and_sim_settings(tmp_path, capsys):
     import yaml
 

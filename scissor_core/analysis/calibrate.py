@@ -96,7 +96,10 @@ class RunFit:
     compute ran slower (> 1) or faster than the profile, the spread of the compute times around that
     (sigma of their log), the transport's cost beyond bytes / rate, and the result's way back. These are
     the simulator's ``sim.compute_spread``, ``sim.transport_overhead`` and ``sim.result_latency``, and a
-    profile scaled by the two factors (:meth:`apply`)."""
+    profile scaled by the factors (:meth:`apply`). A split with :data:`MIN_SPLIT_FRAMES` frames or more in
+    the run gets factors of its own (a live run does not slow every split alike: the device part of split
+    ``last`` ran 1.2x its profile on this machine where the median split ran 0.9x); the others the overall
+    ones."""
 
     device_factor: float
     edge_factor: float
@@ -105,11 +108,16 @@ class RunFit:
     result_latency: float
     frames: int
     """Completed frames the fit used."""
+    device_factors: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Split -> its own device factor."""
+    edge_factors: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Split -> its own edge factor."""
 
     def apply(self, profile: ModelProfile, source: str) -> ModelProfile:
-        """``profile`` with every split's device and edge time scaled by the fitted factors."""
-        cuts = [dataclasses.replace(c, device_time=c.device_time * self.device_factor,
-                                    edge_time=c.edge_time * self.edge_factor) for c in profile.cuts]
+        """``profile`` with every split's device and edge time scaled by its fitted factors."""
+        cuts = [dataclasses.replace(c, device_time=c.device_time * self.device_factors.get(c.split, self.device_factor),
+                                    edge_time=c.edge_time * self.edge_factors.get(c.split, self.edge_factor))
+                for c in profile.cuts]
         settings = {**profile.settings, "fitted_to_run": {"source": source, **dataclasses.asdict(self)}}
         return dataclasses.replace(profile, settings=settings, cuts=cuts)
 
@@ -130,20 +138,35 @@ def fit_run(outcomes: Sequence[FrameOutcome], profile: ModelProfile, trace: Trac
         raise ValueError("the run has no completed frame to fit")
     origin = trace_origin(outcomes)
     cuts = {c.split: c for c in profile.cuts}
-    device = [o.local_compute / cuts[o.split].device_time for o in done
+    device = [(o.split, o.local_compute / cuts[o.split].device_time) for o in done
               if o.split in cuts and o.local_compute > 0 and cuts[o.split].device_time > 0]
-    edge = [o.edge_compute / cuts[o.split].edge_time for o in done
+    edge = [(o.split, o.edge_compute / cuts[o.split].edge_time) for o in done
             if o.split in cuts and o.bytes_sent and cuts[o.split].edge_time > 0]
-    device_factor = statistics.median(device) if device else 1.0
-    edge_factor = statistics.median(edge) if edge else 1.0
-    logs = [math.log(r / device_factor) for r in device] + [math.log(r / edge_factor) for r in edge]
+    device_factor, device_factors = _factors(device)
+    edge_factor, edge_factors = _factors(edge)
+    logs = ([math.log(r / device_factors.get(s, device_factor)) for s, r in device]
+            + [math.log(r / edge_factors.get(s, edge_factor)) for s, r in edge])
     offloaded = [o for o in done if o.bytes_sent]
     transport = [o.transmit - ideal_transmit(o, trace, origin) for o in offloaded]
     back = [o.total_delay - (o.local_wait + o.local_compute + o.offload_wait + o.transmit + o.edge_wait
                              + o.edge_compute) for o in offloaded]
     return RunFit(device_factor, edge_factor, statistics.pstdev(logs) if len(logs) > 1 else 0.0,
                   max(0.0, statistics.median(transport)) if transport else 0.0,
-                  max(0.0, statistics.median(back)) if back else 0.0, len(done))
+                  max(0.0, statistics.median(back)) if back else 0.0, len(done), device_factors, edge_factors)
+
+
+MIN_SPLIT_FRAMES = 5
+"""Frames of one split a run needs before that split gets compute factors of its own."""
+
+
+def _factors(ratios: Sequence[tuple[str, float]]) -> tuple[float, dict[str, float]]:
+    """The median of (split, measured / profile) ratios overall (1 without any), and per split with at least
+    :data:`MIN_SPLIT_FRAMES` of them."""
+    by_split: dict[str, list[float]] = {}
+    for split, ratio in ratios:
+        by_split.setdefault(split, []).append(ratio)
+    own = {split: statistics.median(rs) for split, rs in by_split.items() if len(rs) >= MIN_SPLIT_FRAMES}
+    return (statistics.median(r for _, r in ratios) if ratios else 1.0), own
 
 
 def split_distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
