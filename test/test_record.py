@@ -30,10 +30,11 @@ TOPICS = {"/" + (t.bag_topic or t.topic): t.msgtype for t in RECORDED}
 
 
 def write_config(tmp_path: Path) -> str:
-    """AlexNet; the camera (FRAMES frames of a known scene) starts once the device and the annotating edge
-    read, so that every frame it publishes is read (the recorder adds itself to that count)."""
+    """AlexNet; the camera (FRAMES frames of a known scene) starts once the device reads (the annotator
+    subscribes only once results flow), so that every frame it publishes is read (the recorder adds itself
+    to that count)."""
     data = {"model": {"name": "alexnet"},
-            "camera": {"interval": 0.12, "seed": SEED, "max_frames": FRAMES, "wait_for_subscribers": 2},
+            "camera": {"interval": 0.12, "seed": SEED, "max_frames": FRAMES, "wait_for_subscribers": 1},
             "agent": {"policy": "round-robin"}}
     path = tmp_path / "testbed.yaml"
     path.write_text(yaml.safe_dump(data))
