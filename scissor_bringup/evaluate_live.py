@@ -133,7 +133,7 @@ def scenario_config(base: Path, overrides: Mapping[str, object], output: Path, *
         "camera": {"source": source, "bag_timing": "interval", "interval": interval, "max_frames": frames,
                    "burst_every": 0, "burst_size": 0,
                    # start once the device reads (it subscribes once edge and agent are up; the annotator
-                   # subscribes only once results flow)
+                   # does not count)
                    "wait_for_subscribers": 1},
         "sim": {"interval": interval, "jitter": 0.0, "burst_every": 0, "burst_size": 0, "frames": frames},
         "link": {"trace": trace},

@@ -217,7 +217,7 @@ def _rss_growth(samples: list[tuple[float, int]]) -> float:
 
 def soak_config(config_file: str, settings: SoakSettings, outcome_log: Path) -> str:
     """The soak's config file: ``config_file`` with the camera, log, link and burst settings of the run.
-    The camera waits for the device (the annotator subscribes only once results flow), so that every frame
+    The camera waits for the device (an annotator does not count), so that every frame
     it publishes can be read."""
     sections: dict[str, dict] = {
         "camera": {"interval": settings.interval, "max_frames": settings.frames, "wait_for_subscribers": 1},

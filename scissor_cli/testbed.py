@@ -53,7 +53,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ConfigError("--rate and --interval must be positive")
     camera = {"camera.source": f"bag:{args.bag.resolve()}" + (f"#{args.topic}" if args.topic else ""),
               # Start once the device reads (it subscribes last, when edge and agent are up; the annotator
-              # subscribes only once results flow).
+              # does not count).
               "camera.bag_rate": rate, "camera.wait_for_subscribers": 1}
     interval = args.interval
     if interval:

@@ -197,7 +197,7 @@ class CameraConfig:
     burst_size: int = 0
     """Extra frames published back to back in each burst."""
     wait_for_subscribers: int = 0
-    """Start reading and publishing once this many subscribers match camera/image_raw (0 = at once)."""
+    """Start reading and publishing once this many subscribers match camera/image_raw (0 = at once; an annotator's does not count)."""
     frame_id: str = "camera"
     """header.frame_id of the published images (before the #seq suffix)."""
     seq_in_frame_id: bool = True

@@ -7,9 +7,8 @@ top-k classes (named from ``model.class_names`` when set), and the seq and split
 image keeps the result's header (capture stamp, frame id). Frames run device-only have no result on the
 network and are not drawn. The testbed starts it when ``device.annotate`` is true.
 
-It subscribes to the camera only once the first result arrives: a camera that waits for its readers
-(``camera.wait_for_subscribers``, counted so that the device reads every frame) must not start on the
-annotator's subscription before the device's. So the first annotated frame is a canvas.
+A camera waiting for its readers (``camera.wait_for_subscribers``) does not count this node's
+subscription (its name holds "annotator"): the device must be reading before the first frame leaves.
 """
 from __future__ import annotations
 
@@ -46,7 +45,7 @@ class AnnotatorNode(Node):
         self.frame_size = (640, 480)
         """(width, height) of the latest camera frame: the canvas of a result whose frame is gone."""
         self.publisher = publisher(self, Image, "scissor/annotated")
-        self.camera_subscription = None
+        subscription(self, Image, "camera/image_raw", self.on_image)
         subscription(self, InferenceResult, "scissor/result", self.on_result)
         self.diagnostics = Diagnostics(self, config.ros.diagnostics_period)
         self.diagnostics.set(message="waiting for results")
@@ -62,8 +61,6 @@ class AnnotatorNode(Node):
         self.frame_size = (frame.shape[1], frame.shape[0])
 
     def on_result(self, msg: InferenceResult) -> None:
-        if self.camera_subscription is None:  # results flow: the device already reads the camera
-            self.camera_subscription = subscription(self, Image, "camera/image_raw", self.on_image)
         result = from_message(RESULT, msg)
         frame = self.frames.get(result.stamp_ns)
         self.diagnostics.count("annotated" if frame is not None else "without_frame")

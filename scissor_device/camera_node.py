@@ -5,7 +5,8 @@ Every ``camera.*`` field of the config is a read-only ROS parameter (defaults fr
 rides in ``header.frame_id`` as ``<frame_id>#<seq>`` (sensor_msgs/Image has no seq
 field; turn off with ``camera.seq_in_frame_id``). With ``camera.max_frames`` the node
 stops by itself after that many frames, as it does when a source ends; with
-``camera.wait_for_subscribers`` it starts only once that many subscribers match.
+``camera.wait_for_subscribers`` it starts only once that many subscribers match (not counting the
+annotator's: it only draws, and a camera that starts on it could publish before the device reads).
 A rosbag2 source (``bag:PATH[#TOPIC]``) is replayed at its recorded timing divided by
 ``camera.bag_rate`` (relative to the first frame), or one frame per interval with
 ``camera.bag_timing: interval``.
@@ -65,10 +66,17 @@ class CameraNode(Node):
                                f"as {self.camera.encoding}"
                                + (f", {self.camera.max_frames} frames" if self.camera.max_frames else ""))
 
+    def readers(self) -> int:
+        """Matched subscribers that count for ``camera.wait_for_subscribers``: the publisher's matched readers
+        (a reader on the graph may not be matched yet, and would lose the first frames) less the annotators
+        on the graph."""
+        infos = self.get_subscriptions_info_by_topic(self.publisher.topic_name)
+        return self.publisher.get_subscription_count() - sum("annotator" in info.node_name for info in infos)
+
     def on_timer(self) -> None:
         """Publish the next frame (once enough subscribers match), plus a burst when one is due; at the
         end (source or max_frames) stop the timer and complete ``done``."""
-        if self.seq == 0 and self.publisher.get_subscription_count() < self.camera.wait_for_subscribers:
+        if self.seq == 0 and self.readers() < self.camera.wait_for_subscribers:
             # Only the start waits: a reader that leaves later (a killed edge) must not stop the camera.
             self.diagnostics.set(message=f"waiting for {self.camera.wait_for_subscribers} subscriber(s)")
             return

@@ -78,3 +78,33 @@ def test_camera_rejects_an_invalid_parameter():
         output, _ = camera.communicate(timeout=45)
     assert camera.returncode == 2
     assert "camera.encoding" in output and "jpeg" in output
+
+
+@pytest.mark.timeout(90)
+def test_an_annotators_subscription_does_not_start_a_waiting_camera():
+    """camera.wait_for_subscribers counts the readers that need every frame, not an annotator (which only
+    draws): with only an annotator subscribed the camera waits; the first other reader gets frame 0 on."""
+    import rclpy
+
+    frames, domain = 8, unique_domain_id()
+    drawn: list[Image] = []
+    read: dict[int, Image] = {}
+    reliable = QoSProfile(depth=frames, reliability=ReliabilityPolicy.RELIABLE)
+    with graph_node("camera_wait_test", domain) as t:
+        annotator = rclpy.create_node("annotator", context=t.node.context)
+        t.executor.add_node(annotator)
+        probe = annotator.create_subscription(Image, "camera/image_raw", drawn.append, reliable)
+        with node_process("scissor_device.camera_node", domain,
+                          "-p", f"camera.max_frames:={frames}", "-p", "camera.interval:=0.1",
+                          "-p", "camera.wait_for_subscribers:=1",
+                          "-p", "qos_overrides./camera/image_raw.publisher.reliability:=reliable") as camera:
+            t.spin_until(lambda: probe.get_publisher_count() > 0, 60, "the annotator to match the camera")
+            t.spin_for(2.0)  # matched for a while: the camera still waits
+            assert not drawn and camera.poll() is None
+            t.node.create_subscription(Image, "camera/image_raw",
+                                       lambda m: read.setdefault(parse_frame_id(m.header.frame_id)[1], m), reliable)
+            t.spin_until(lambda: camera.poll() is not None, 60, "the camera to stop after max_frames")
+            t.spin_for(0.3)
+        t.executor.remove_node(annotator)
+        annotator.destroy_node()
+    assert sorted(read) == list(range(frames)) and len(drawn) == frames

@@ -31,7 +31,7 @@ TOPICS = {"/" + (t.bag_topic or t.topic): t.msgtype for t in RECORDED}
 
 def write_config(tmp_path: Path) -> str:
     """AlexNet; the camera (FRAMES frames of a known scene) starts once the device reads (the annotator
-    subscribes only once results flow), so that every frame it publishes is read (the recorder adds itself
+    does not count), so that every frame it publishes is read (the recorder adds itself
     to that count)."""
     data = {"model": {"name": "alexnet"},
             "camera": {"interval": 0.12, "seed": SEED, "max_frames": FRAMES, "wait_for_subscribers": 1},
