@@ -70,13 +70,15 @@ class LinkCase:
     """The split's bytes per frame (profile)."""
     frames: int
     """Camera frames of the run."""
+    mean_rate: float
+    """The trace's mean rate (bytes/s)."""
     shaper: str = "tc"
     loss: float = 0.0
     """Packets the kernel drops on the tc link, both ways (a fraction)."""
 
     @property
     def reached_use(self) -> float:
-        return self.nbytes / self.interval / parse_trace(self.link).mean_rate()
+        return self.nbytes / self.interval / self.mean_rate
 
     @property
     def label(self) -> str:
@@ -111,7 +113,7 @@ def plan(config_file: str, models: Sequence[str], splits: Sequence[str] | None, 
                     interval = max(costs.nbytes[i] / (use * mean),
                                    COMPUTE_HEADROOM * max(costs.local[i], costs.edge[i], 0.02))
                     case = LinkCase(model, split, link, use, interval, costs.nbytes[i],
-                                    max(MIN_FRAMES, round(seconds / interval)), loss=loss)
+                                    max(MIN_FRAMES, round(seconds / interval)), mean, loss=loss)
                     cases.append(case)
                     if mi == 0 and ui == 0 and si == len(chosen) // 2 and not loss:
                         cases.append(dataclasses.replace(case, shaper="app"))
