@@ -31,6 +31,8 @@ from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import publisher
 
+UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"
+"""The node name rmw gives an endpoint whose node has not announced itself yet (rmw_dds_common)."""
 RECORDED_POLL = 0.005
 """Seconds between two checks of the clock when replaying a bag at its recorded timing."""
 FINAL_ACK_TIMEOUT = 1.0
@@ -68,10 +70,13 @@ class CameraNode(Node):
 
     def readers(self) -> int:
         """Matched subscribers that count for ``camera.wait_for_subscribers``: the publisher's matched readers
-        (a reader on the graph may not be matched yet, and would lose the first frames) less the annotators
-        on the graph."""
+        (a reader on the graph may not be matched yet, and would lose the first frames) less every reader on
+        the graph that is an annotator or whose node is not known yet. Fast DDS lists a reader on the graph
+        before it matches it, but names its node only once that node's discovery info arrives: an annotator
+        seen matched but not yet named counted as the device once, and the device lost the first frames."""
         infos = self.get_subscriptions_info_by_topic(self.publisher.topic_name)
-        return self.publisher.get_subscription_count() - sum("annotator" in info.node_name for info in infos)
+        uncounted = sum(info.node_name == UNKNOWN_NODE or "annotator" in info.node_name for info in infos)
+        return self.publisher.get_subscription_count() - uncounted
 
     def on_timer(self) -> None:
         """Publish the next frame (once enough subscribers match), plus a burst when one is due; at the
