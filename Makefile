@@ -7,8 +7,10 @@
 # `make distclean` removes .venv too.
 #
 # Everything lives in .venv/ (created with `python3 -m venv`): the pinned Python
-# dependencies incl. ROS 2 Kilted from PyPI wheels, this repository installed in
-# editable mode, and the scissor_msgs interface package, which colcon builds against
+# dependencies incl. ROS 2 Kilted from PyPI wheels, the scissor_bringup package installed in
+# editable mode and registered in the venv's ament index (tools/register_ament.py: what
+# `colcon build --symlink-install` does, so `ros2 launch`/`ros2 run` and scissor's data lookup
+# find it), and the scissor_msgs interface package, which colcon builds against
 # the wheels and installs (merged) into the venv prefix itself, next to the wheels'
 # own message packages. The wheels' ros_wheels_bootstrapper already puts
 # <venv>/lib on LD_LIBRARY_PATH, and <venv>/lib/python3.X/site-packages is on
@@ -29,12 +31,18 @@ PYTEST_ARGS ?=
 TESTBED_SECONDS ?= 60
 
 MSG_FILES := $(sort $(wildcard $(ROOT)/scissor_msgs/msg/*.msg))
+BRINGUP := $(ROOT)/scissor_bringup
 
 STAMP_REQS := $(VENV)/.scissor-requirements.stamp
 STAMP_BRINGUP := $(VENV)/.scissor-bringup.stamp
 STAMP_MSGS := $(VENV)/.scissor-msgs.stamp
 
-.PHONY: install lint test testbed clean distclean help
+# The launch stack (launch, launch_ros, ros2cli) and vision_msgs have no wheels: `make test` builds them
+# into .venv from ../shared/ros2-src when this machine has it (CI does); elsewhere a ROS distro provides
+# them, and the tests that need them skip with the reason.
+ROS2_SRC_TOOL ?= $(ROOT)/../shared/tools/install-ros2-src
+
+.PHONY: install ros2-src lint test testbed clean distclean help
 
 help:
 	@echo "make test     set up .venv, run the lint gate (ruff) and the test suite (pytest; -m slow for long runs)"
@@ -44,8 +52,10 @@ install: $(STAMP_REQS) $(STAMP_BRINGUP) $(STAMP_MSGS)
 
 # --- virtualenv -------------------------------------------------------------------
 
+# COLCON_IGNORE: a workspace that has this repository in src/ must not find the venv's own packages.
 $(PY):
 	$(PYTHON) -m venv $(VENV)
+	touch $(VENV)/COLCON_IGNORE
 
 # Pinned dependencies, then the one-off fix of the wheels' CMake files (idempotent),
 # then a .pth that puts the venv prefix on AMENT_PREFIX_PATH (for ament_index_python).
@@ -55,9 +65,10 @@ $(STAMP_REQS): $(ROOT)/requirements.txt $(ROOT)/tools/fix_ros_wheel_cmake.py | $
 	$(PY) -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "scissor_ament_prefix.pth").write_text("import os, sys; p = os.environ.get(\"AMENT_PREFIX_PATH\", \"\"); sys.prefix in p.split(os.pathsep) or os.environ.__setitem__(\"AMENT_PREFIX_PATH\", os.pathsep.join(filter(None, [p, sys.prefix])))\n")'
 	touch $@
 
-# compat mode: a .pth with the repository root, so packages added later import too.
-$(STAMP_BRINGUP): $(ROOT)/setup.py $(ROOT)/setup.cfg $(ROOT)/package.xml $(STAMP_REQS)
-	cd $(ROOT) && $(PY) -m pip install -e . --no-deps --config-settings editable_mode=compat
+# compat mode: a .pth with the package folder, so packages added later import too.
+$(STAMP_BRINGUP): $(BRINGUP)/setup.py $(BRINGUP)/setup.cfg $(BRINGUP)/package.xml $(ROOT)/tools/register_ament.py $(STAMP_REQS)
+	cd $(BRINGUP) && $(PY) -m pip install -e . --no-deps --config-settings editable_mode=compat
+	$(PY) $(ROOT)/tools/register_ament.py $(BRINGUP)
 	touch $@
 
 # --- scissor_msgs -----------------------------------------------------------------
@@ -79,7 +90,11 @@ $(STAMP_MSGS): $(MSG_FILES) $(ROOT)/scissor_msgs/CMakeLists.txt $(ROOT)/scissor_
 
 # --- user-facing targets ------------------------------------------------------------
 
-test: install lint
+ros2-src: install
+	@if [ -x "$(ROS2_SRC_TOOL)" ]; then "$(ROS2_SRC_TOOL)" "$(VENV)"; \
+	  else echo "make: no $(ROS2_SRC_TOOL): launch_ros/ros2cli/vision_msgs not installed; their tests skip"; fi
+
+test: install ros2-src lint
 	@cd $(ROOT) && set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; exit 1; fi; \
 	  exit $$rc

@@ -11,14 +11,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-REPO = Path(__file__).resolve().parents[1]
+from repo_paths import REPO
+
 _domains = itertools.count()
 
 

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from scissor_core.config import CONFIG_DIR
 from scissor_core.models.darknet import (FX_LEAF_MODULES, Darknet, DarknetCfgError, DarknetConv, DarknetWeightsError,
                                          Route, Shortcut, YoloLayer, build_yolov3, load_darknet_weights, parse_cfg,
                                          save_darknet_weights)
@@ -20,7 +21,7 @@ from scissor_core.models.detection import (Detection, LetterboxInfo, average_pre
                                            load_class_names, postprocess)
 from scissor_core.models.graph import ScissorTracer
 
-MODELS = Path(__file__).resolve().parents[1] / "config" / "models"
+MODELS = CONFIG_DIR / "models"
 YOLOV3_CFG = MODELS / "yolov3.cfg"
 YOLOV3_WEIGHTS_BYTES = 248_007_048  # size of the published yolov3.weights
 

@@ -1,28 +1,28 @@
 """The shared testbed description and the rclpy-only launcher (process handling, clean shutdown)."""
 from __future__ import annotations
 
-import ast
+import importlib.util
 import io
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from repo_paths import PACKAGE_DIR, REPO
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.testbed import SIDES, TESTBED_NODES, NodeSpec, describe_testbed
-
-REPO = Path(__file__).resolve().parents[1]
+from scissor_bringup.testbed import (LAUNCH_ARGUMENTS, SIDES, TESTBED_NODES, NodeSpec, describe_testbed,
+                                     nodes_from_launch_arguments)
+from scissor_core.config import DEFAULT_CONFIG, ConfigError
 
 
 def test_description_lists_every_node_with_the_config_file():
-    specs = describe_testbed(REPO / "config" / "scissor.yaml", namespace="car1",
+    specs = describe_testbed(DEFAULT_CONFIG, namespace="car1",
                              overrides={"device_node": {"policy": "greedy", "fallback": True, "rate": 2.5}})
     assert [s.executable for s in specs] == list(TESTBED_NODES)
     device = specs[1]
     assert device.ros_args() == [
         "--ros-args", "-r", "__node:=device", "-r", "__ns:=/car1",
-        "-p", f"config_file:={REPO / 'config' / 'scissor.yaml'}",
+        "-p", f"config_file:={DEFAULT_CONFIG.resolve()}",
         "-p", "policy:=greedy", "-p", "fallback:=true", "-p", "rate:=2.5",
     ]
     with pytest.raises(ValueError, match="not in the testbed"):
@@ -37,17 +37,58 @@ def test_the_annotator_runs_on_the_robot_side_only_with_device_annotate(tmp_path
     assert nodes == [n for n in TESTBED_NODES if n != "annotator_node"]
 
 
+def nodes_of_launch_file(name: str, arguments: dict[str, str]) -> list:
+    """The launch_ros Nodes ``launch/<name>.launch.py`` would start with ``arguments`` (nothing is run)."""
+    launch = pytest.importorskip("launch", reason="no launch stack (a ROS distro, or make test's ros2-src)")
+    pytest.importorskip("launch_ros", reason="no launch stack (a ROS distro, or make test's ros2-src)")
+    spec = importlib.util.spec_from_file_location(f"{name}_launch", PACKAGE_DIR / "launch" / f"{name}.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    context = launch.LaunchContext()
+    context.launch_configurations.update(arguments)
+    actions = []
+    for entity in module.generate_launch_description().entities:
+        actions += entity.visit(context) or []
+    return actions
+
+
 @pytest.mark.parametrize(("name", "side"), [("testbed", "both"), ("robot", "robot"), ("edge", "edge")])
-def test_launch_files_consume_the_shared_description(name, side):
-    """launch_ros is not in this venv (see the README), so check the launch files' structure: each returns
-    the shared launch description of its side, which builds its nodes from describe_testbed."""
-    tree = ast.parse((REPO / "launch" / f"{name}.launch.py").read_text())
-    assert "generate_launch_description" in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "launch_description"]
-    assert [c.args[0].value for c in calls] == [side]
-    builder = ast.parse((REPO / "scissor_bringup" / "launch_description.py").read_text())
-    imported = {a.name for node in ast.walk(builder) if isinstance(node, ast.ImportFrom) for a in node.names}
-    assert {"describe_testbed", "SIDES", "Node", "LaunchDescription"} <= imported
+def test_each_launch_file_starts_the_nodes_of_its_side(name, side):
+    nodes = nodes_of_launch_file(name, {})
+    assert [(n.node_package, n.node_executable) for n in nodes] == [("scissor_bringup", e) for e in SIDES[side]]
+
+
+def test_launch_arguments_reach_the_nodes_they_name():
+    """``camera:=false`` leaves the camera out (frames come from the robot's own driver)."""
+    nodes = nodes_of_launch_file("robot", {"camera": "false", "model": "resnet18"})
+    assert [n.node_executable for n in nodes] == [e for e in SIDES["robot"] if e != "camera_node"]
+
+
+def test_launch_arguments_become_parameters_and_remappings():
+    specs = nodes_from_launch_arguments({"model": "resnet18", "trace": "const:2MB", "image_topic": "/front/image",
+                                    "namespace": "car1"}, SIDES["robot"])
+    assert [s.executable for s in specs] == list(SIDES["robot"])
+    for spec in specs:
+        assert spec.parameters["model.name"] == "resnet18" and spec.parameters["link.trace"] == "const:2MB"
+        assert "model.weights" not in spec.parameters  # empty: the config file's value stays
+        assert spec.remappings == (("camera/image_raw", "/front/image"),) and spec.namespace == "car1"
+        assert ["-r", "camera/image_raw:=/front/image"] == spec.ros_args()[5:7]
+
+
+def test_bad_launch_arguments_are_refused_before_any_node_starts():
+    with pytest.raises(ValueError, match="unknown launch argument\\(s\\) modle; the known ones are config_file, "
+                                         "namespace, model"):
+        nodes_from_launch_arguments({"modle": "resnet18"})
+    with pytest.raises(ConfigError, match="model.name"):
+        nodes_from_launch_arguments({"model": "resnet19"})
+    with pytest.raises(ValueError, match="camera: 'yes' is not true or false"):
+        nodes_from_launch_arguments({"camera": "yes"})
+
+
+def test_every_launch_argument_is_in_the_readme_table():
+    readme = (REPO / "README.md").read_text()
+    for argument in LAUNCH_ARGUMENTS:
+        assert f"| `{argument.name}` |" in readme, argument.name
 
 
 def test_the_two_sides_are_the_whole_testbed():
@@ -62,7 +103,7 @@ def test_run_testbed_refuses_what_a_side_cannot_do(tmp_path):
                           ({"side": "edge", "netns": True}, "--netns runs both sides"),
                           ({"side": "edge", "record": tmp_path / "bag"}, "--record needs the robot side")):
         with pytest.raises(ValueError, match=match):
-            run_testbed(REPO / "config" / "scissor.yaml", 1.0, tmp_path / "out", **kwargs)
+            run_testbed(DEFAULT_CONFIG, 1.0, tmp_path / "out", **kwargs)
 
 
 def _script(tmp_path, name: str, body: str) -> NodeSpec:

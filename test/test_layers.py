@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scissor_core.config import REPO_ROOT
+from repo_paths import PACKAGE_DIR
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("scissor_core.config", "scissor_core.plots", "scissor_core"),
@@ -52,7 +52,7 @@ def layer_of(module: str) -> int | None:
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    parts = path.relative_to(PACKAGE_DIR).with_suffix("").parts
     if parts[0] == "launch":
         return "launch." + path.name.removesuffix(".py").replace(".", "_")
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -78,8 +78,8 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def project_files() -> list[Path]:
-    files = [p for package in PACKAGES for p in (REPO_ROOT / package).rglob("*.py")]
-    return sorted(files + list((REPO_ROOT / "launch").glob("*.launch.py")))
+    files = [p for package in PACKAGES for p in (PACKAGE_DIR / package).rglob("*.py")]
+    return sorted(files + list((PACKAGE_DIR / "launch").glob("*.launch.py")))
 
 
 def test_every_package_module_has_a_layer():
@@ -88,7 +88,7 @@ def test_every_package_module_has_a_layer():
         assert layer_of(module_name(path)) is not None, path
 
 
-@pytest.mark.parametrize("path", project_files(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", project_files(), ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
 def test_no_import_from_a_layer_above(path):
     own = layer_of(module_name(path))
     upward = [f"line {line}: {module} ({'/'.join(LAYERS[layer_of(module)])})"
@@ -98,7 +98,7 @@ def test_no_import_from_a_layer_above(path):
 
 
 @pytest.mark.parametrize("path", [p for p in project_files() if module_name(p).startswith("scissor_core")],
-                         ids=lambda p: str(p.relative_to(REPO_ROOT)))
+                         ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
 def test_the_core_imports_no_ros(path):
     ros = [f"line {line}: {module}" for line, module in imported_modules(path)
            if module.split(".")[0] in ROS_MODULES]
@@ -111,7 +111,7 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path, monkeypatch):
     package.mkdir(parents=True)
     (package / "probe.py").write_text(
         "def f():\n    from scissor_cli.main import main\n\nfrom ..analysis import metrics\n")
-    monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE_DIR", tmp_path)
     found = [module for _, module in imported_modules(package / "probe.py")]
     assert "scissor_cli.main" in found and "scissor_core.analysis.metrics" in found
     assert layer_of("scissor_cli.main") > layer_of("scissor_core.runtime.probe") < layer_of("scissor_core.analysis")

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-MSG_DIR = REPO / "scissor_msgs" / "msg"
+from repo_paths import MSGS_DIR
+
+MSG_DIR = MSGS_DIR / "msg"
 HELPER = Path(__file__).resolve().with_name("msgs_pubsub_helper.py")
 
 H = "std_msgs/Header"

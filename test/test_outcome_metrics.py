@@ -7,7 +7,7 @@ import re
 import pytest
 
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, percentile
-from scissor_core.config import REPO_ROOT
+from repo_paths import MSGS_DIR
 from scissor_core.runtime.outcome import OUTCOME_FIELDS, FrameOutcome, OutcomeTail, Reward, read_csv, write_csv
 
 R = Reward(w=1.0, drop_penalty=10.0)
@@ -22,7 +22,7 @@ def outcome(seq: int, split: str, delay: float, nbytes: int = 0, completed: bool
 
 
 def test_fields_mirror_the_ros_message():
-    text = (REPO_ROOT / "scissor_msgs/msg/FrameOutcome.msg").read_text()
+    text = (MSGS_DIR / "msg/FrameOutcome.msg").read_text()
     msg_fields = [m.group(1) for m in re.finditer(r"^\s*[\w/\[\]]+\s+(\w+)", text, re.M) if m.group(1) != "header"]
     assert set(msg_fields) == set(OUTCOME_FIELDS) - {"capture"}  # capture is the header stamp
 

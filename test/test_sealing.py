@@ -209,12 +209,10 @@ def test_config_key_file(tmp_path):
         from_dict({"link": {"keyfile": str(path)}})
 
 
-def test_relative_key_file_resolves_from_the_repository_root(tmp_path):
-    from scissor_core.config import REPO_ROOT
-
-    path = write_key(tmp_path / "k")
-    relative = os.path.relpath(path, REPO_ROOT)
-    assert key_from_config(from_dict({"link": {"key_file": relative}})) == load_key(path)
+def test_relative_key_file_resolves_from_the_current_directory(tmp_path, monkeypatch):
+    path = write_key(tmp_path / "keys" / "k")
+    monkeypatch.chdir(tmp_path)
+    assert key_from_config(from_dict({"link": {"key_file": "keys/k"}})) == load_key(path)
 
 
 def test_keygen_command(tmp_path, capsys):

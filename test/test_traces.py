@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scissor_core.config import REPO_ROOT
+from scissor_core.config import CONFIG_DIR
 from scissor_core.runtime.traces import (BandwidthEstimator, ConstantTrace, MahimahiTrace, PiecewiseTrace,
                                          TraceError, parse_rate, parse_trace)
 
@@ -73,7 +73,7 @@ def test_shipped_traces_parse_with_their_documented_mean_rates():
     for name, mbit in expected.items():
         trace = parse_trace(f"mahimahi:config/traces/{name}")
         assert trace.mean_rate() * 8 / 1e6 == pytest.approx(mbit, abs=0.01)
-    assert (REPO_ROOT / "config/traces/SOURCES.md").is_file()
+    assert (CONFIG_DIR / "traces/SOURCES.md").is_file()
 
 
 def test_specs_and_rates():

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scissor_bringup"))
 from scissor_core.models.alexnet import AlexNet  # noqa: E402
 from scissor_core.models.resnet import ResNet18  # noqa: E402
 

@@ -77,7 +77,7 @@ class DeviceNode(Node):
         self.ready_timer.cancel()
         self.camera_subscription = subscription(self, Image, "camera/image_raw", self.on_image)
         self.get_logger().info("edge" + (" and agent" if self.config.device.use_agent else "")
-                               + " present: reading camera/image_raw")
+                               + f" present: reading {self.camera_subscription.topic_name}")
 
     def on_image(self, msg: Image) -> None:
         """Admit a frame: every frame read gets exactly one outcome from here on."""

@@ -26,6 +26,8 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from pathlib import Path
 
+from scissor_core.resources import resolve_data_path
+
 MAHIMAHI_PACKET = 1500
 """Bytes delivered per Mahimahi delivery opportunity."""
 
@@ -258,9 +260,9 @@ def parse_trace(spec: str, seed: int = 0, base: Path | None = None) -> Trace:
     ``const:5MB`` | ``steps:10x5MB,10x1MB`` (seconds x rate, repeating) |
     ``walk:mean=5MB[,sigma=0.2][,step=1][,duration=600][,low=..][,high=..][,seed=N]``
     (``seed`` defaults to the run's) | ``mahimahi:FILE[,scale=K]`` or just ``FILE``.
-    Relative file paths are resolved against ``base`` (the repository root by default).
+    Relative file paths are resolved against ``base``, by default as the config's are (the current
+    directory, else the installed data: ``config/traces/ATT-LTE-driving-2016.up``).
     """
-    from scissor_core.config import REPO_ROOT
 
     if not spec.strip():
         raise TraceError("empty trace spec: use e.g. const:5MB, steps:10x5MB,10x1MB or a Mahimahi file")
@@ -298,7 +300,7 @@ def parse_trace(spec: str, seed: int = 0, base: Path | None = None) -> Trace:
             except RuntimeError:  # ~user of no user
                 raise TraceError(f"bad trace spec {spec!r}: cannot expand {path_text!r}") from None
             if not path.is_absolute():
-                path = (base or REPO_ROOT) / path
+                path = base / path if base is not None else resolve_data_path(path)
             return MahimahiTrace.from_file(path, float(opts.get("scale", 1.0)))
     except ValueError as exc:
         if isinstance(exc, TraceError):

@@ -8,7 +8,7 @@ import yaml
 
 from scissor_cli.common import (PAPER_HELP, add_config_options, add_progress_option, add_simulation_options,
                                 config_of, log, simulation_setup)
-from scissor_core.config import ConfigError, use_paper_agent
+from scissor_core.config import CONFIG_DIR, ConfigError, use_paper_agent
 from scissor_core.models.registry import MODEL_NAMES
 
 
@@ -222,7 +222,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", choices=[*EXPERIMENTS, "all"], help="experiment")
     p.add_argument("--profiles", choices=PROFILE_SETS, default="paper",
                    help="paper: config/profiles/MODEL-paper.json (default); measured: MODEL.json")
-    p.add_argument("--profile-dir", type=Path, default=Path("config/profiles"), help="where the profiles are")
+    p.add_argument("--profile-dir", type=Path, default=CONFIG_DIR / "profiles", help="where the profiles are")
     p.add_argument("--paper", action="store_true", help=PAPER_HELP)
     p.add_argument("--results", type=Path, default=Path("results"), help="results root (default results)")
     p.add_argument("--frames", type=int, default=5000, help="frames per evaluation run (default 5000)")

@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "config"
+from scissor_core.resources import not_installed_hint, resolve_data_path, share_dir
+
+CONFIG_DIR = share_dir() / "config"
+"""The installed ``config`` folder of scissor_bringup (see :mod:`scissor_core.resources`)."""
 DEFAULT_CONFIG = CONFIG_DIR / "scissor.yaml"
 
 ModelName = Literal["alexnet", "resnet18", "yolov3"]
@@ -356,9 +358,9 @@ class ScissorConfig:
     device: DeviceConfig = field(default_factory=DeviceConfig)
 
     def resolve_path(self, path: str) -> Path:
-        """Paths in the config are relative to the repository root."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else REPO_ROOT / p
+        """A relative path of the config names a file of the current directory, else one of the installed
+        data (``config/models/yolov3.cfg``): :func:`scissor_core.resources.resolve_data_path`."""
+        return resolve_data_path(path)
 
 
 def _type_name(tp: Any) -> str:
@@ -440,7 +442,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     """Load ``path`` (default ``config/scissor.yaml``), apply dotted ``overrides``, validate."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        hint = not_installed_hint() if path == DEFAULT_CONFIG else ""
+        raise ConfigError(f"config file {path} does not exist{hint}")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

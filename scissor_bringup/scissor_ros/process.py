@@ -9,13 +9,16 @@ from collections.abc import Callable, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
-from rclpy.subscription import RCLError
 from rclpy.task import Future
 
 from scissor_core.config import ConfigError, ScissorConfig, load_config
+from scissor_ros.ros_args import config_file_from_ros_args
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+RCLError = rclpy_implementation.RCLError
+"""What a publish raises once the context is shut down (re-exported by rclpy.subscription only since Kilted)."""
 
 
 def reuse_freed_memory(size: int) -> None:
@@ -71,16 +74,17 @@ class RosLogHandler(logging.Handler):
 
 
 def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int:
-    """The ros2/examples main: prepare the process (from the default config file: this happens before
-    the node reads its parameters), init, spin until the node's ``done`` future (if any) completes or
-    Ctrl-C / shutdown, clean up. Returns 0, or 2 with a one-line message on an invalid configuration.
+    """The ros2/examples main: prepare the process (from the config file the ROS arguments name, read
+    before the node exists: :mod:`scissor_ros.ros_args`), init, spin until the node's ``done`` future (if
+    any) completes or Ctrl-C / shutdown, clean up. Returns 0, or 2 with a one-line message on an invalid configuration.
 
     (rclpy.experimental.EventsExecutor cuts a 0.1 MB round trip from ~1.6 to ~0.6 ms, but in this rclpy
     its spin() and spin_until_future_complete() without a timeout busy-loop without running callbacks.)
     """
     try:
-        prepare_process(load_config())
-        with rclpy.init(args=list(args) if args is not None else None):
+        prepare_process(load_config(config_file_from_ros_args(sys.argv if args is None else args)))
+        rclpy.init(args=list(args) if args is not None else None)  # not `with`: Jazzy's rclpy has no such
+        try:
             node = make_node()
             core_log = logging.getLogger("scissor_core")
             core_log.addHandler(RosLogHandler(node))
@@ -99,6 +103,8 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
                 # failed, and the shutdown goes on as if the signal had arrived a moment earlier.
             finally:
                 node.destroy_node()
+        finally:
+            rclpy.try_shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ConfigError as exc:

@@ -1,9 +1,0 @@
-"""ros2 launch scissor_bringup edge.launch.py [config_file:=FILE] [namespace:=NS]
-
-The edge server's side of a two-host deployment: the edge node alone (``scissor testbed --side edge``).
-"""
-from scissor_bringup.launch_description import launch_description
-
-
-def generate_launch_description():
-    return launch_description("edge")
