@@ -2,9 +2,10 @@
 #
 #   make test      set up .venv (pinned deps, scissor_bringup, scissor_msgs), run the lint gate and the test suite
 #   make testbed   set up .venv and run the live testbed on its embedded defaults (TESTBED_SECONDS=60), then a summary
+#   make test-jazzy  the same set-up in .venv-jazzy with the ROS 2 Jazzy wheels, then the ROS-facing tests
 #
 # Housekeeping: `make clean` removes colcon's build/ install/ log/ (keeps .venv);
-# `make distclean` removes .venv too.
+# `make distclean` removes .venv and .venv-jazzy too.
 #
 # Everything lives in .venv/ (created with `python3 -m venv`): the pinned Python
 # dependencies incl. ROS 2 Kilted from PyPI wheels, the scissor_bringup package installed in
@@ -25,7 +26,8 @@ SHELL := /bin/bash
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON ?= python3
-VENV := $(ROOT)/.venv
+VENV ?= $(ROOT)/.venv
+REQUIREMENTS ?= $(ROOT)/requirements.txt
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 TESTBED_SECONDS ?= 60
@@ -42,11 +44,19 @@ STAMP_MSGS := $(VENV)/.scissor-msgs.stamp
 # them, and the tests that need them skip with the reason.
 ROS2_SRC_TOOL ?= $(ROOT)/../shared/tools/install-ros2-src
 
-.PHONY: install ros2-src lint test testbed clean distclean help
+# `make test-jazzy`: the ROS-facing tests (nodes over DDS, launch files, the colcon workspace) again in a
+# second venv with the ROS 2 Jazzy wheels (the current LTS), built and stamped like .venv.
+JAZZY_VENV := $(ROOT)/.venv-jazzy
+ROS_TESTS := test/test_msgs.py test/test_ros_adapters.py test/test_ros_args.py test/test_camera_node.py \
+  test/test_edge_node.py test/test_annotator_node.py test/test_camera_input.py test/test_launcher.py \
+  test/test_testbed.py test/test_ros_workspace.py
+
+.PHONY: install ros2-src lint test test-jazzy testbed clean distclean help
 
 help:
 	@echo "make test     set up .venv, run the lint gate (ruff) and the test suite (pytest; -m slow for long runs)"
 	@echo "make testbed  set up .venv and run the live testbed for TESTBED_SECONDS (60) s, then print its summary"
+	@echo "make test-jazzy  set up .venv-jazzy (ROS 2 Jazzy wheels) and run the node, launch and workspace tests"
 
 install: $(STAMP_REQS) $(STAMP_BRINGUP) $(STAMP_MSGS)
 
@@ -59,8 +69,8 @@ $(PY):
 
 # Pinned dependencies, then the one-off fix of the wheels' CMake files (idempotent),
 # then a .pth that puts the venv prefix on AMENT_PREFIX_PATH (for ament_index_python).
-$(STAMP_REQS): $(ROOT)/requirements.txt $(ROOT)/tools/fix_ros_wheel_cmake.py | $(PY)
-	$(PY) -m pip install -r $(ROOT)/requirements.txt
+$(STAMP_REQS): $(REQUIREMENTS) $(ROOT)/requirements-python.txt $(ROOT)/tools/fix_ros_wheel_cmake.py | $(PY)
+	$(PY) -m pip install -r $(REQUIREMENTS)
 	$(PY) $(ROOT)/tools/fix_ros_wheel_cmake.py
 	$(PY) -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "scissor_ament_prefix.pth").write_text("import os, sys; p = os.environ.get(\"AMENT_PREFIX_PATH\", \"\"); sys.prefix in p.split(os.pathsep) or os.environ.__setitem__(\"AMENT_PREFIX_PATH\", os.pathsep.join(filter(None, [p, sys.prefix])))\n")'
 	touch $@
@@ -80,9 +90,9 @@ $(STAMP_MSGS): $(MSG_FILES) $(ROOT)/scissor_msgs/CMakeLists.txt $(ROOT)/scissor_
 	cd $(ROOT) && \
 	  PATH="$(VENV)/bin:$$PATH" \
 	  AMENT_PREFIX_PATH="$(VENV)" CMAKE_PREFIX_PATH="$(VENV)" \
-	  $(VENV)/bin/colcon --log-base $(ROOT)/log build \
+	  $(VENV)/bin/colcon --log-base $(VENV)/.colcon/log build \
 	    --base-paths scissor_msgs \
-	    --build-base $(ROOT)/build --install-base $(VENV) --merge-install \
+	    --build-base $(VENV)/.colcon/build --install-base $(VENV) --merge-install \
 	    --event-handlers console_cohesion+ \
 	    --cmake-args -DPython3_EXECUTABLE=$(PY) -DBUILD_TESTING=OFF
 	$(PY) -c 'import scissor_msgs.msg as m; m.FeatureMap(); print("scissor_msgs importable from", m.__file__)'
@@ -103,6 +113,10 @@ test: install ros2-src lint
 lint: install
 	cd $(ROOT) && $(VENV)/bin/ruff check --no-cache .
 
+test-jazzy:
+	$(MAKE) --no-print-directory VENV=$(JAZZY_VENV) REQUIREMENTS=$(ROOT)/requirements-jazzy.txt \
+	  PYTEST_ARGS="$(ROS_TESTS)" test
+
 testbed: install
 	cd $(ROOT) && $(VENV)/bin/scissor testbed --duration $(TESTBED_SECONDS)
 
@@ -110,4 +124,4 @@ clean:
 	rm -rf $(ROOT)/build $(ROOT)/install $(ROOT)/log
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(ROOT)/.venv $(JAZZY_VENV)

@@ -71,7 +71,9 @@ def test_launch_arguments_become_parameters_and_remappings():
     for spec in specs:
         assert spec.parameters["model.name"] == "resnet18" and spec.parameters["link.trace"] == "const:2MB"
         assert "model.weights" not in spec.parameters  # empty: the config file's value stays
-        assert spec.remappings == (("camera/image_raw", "/front/image"),) and spec.namespace == "car1"
+        assert spec.remappings == (("camera/image_raw", "/front/image"),
+                                   ("camera/image_raw/compressed", "/front/image/compressed"))
+        assert spec.namespace == "car1"
         assert ["-r", "camera/image_raw:=/front/image"] == spec.ros_args()[5:7]
 
 

@@ -13,6 +13,7 @@ from rclpy.context import Context
 from rclpy.parameter import Parameter
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 from scissor_core.config import ConfigError, ScissorConfig
 from scissor_core.sources.imaging import ENCODINGS
@@ -164,3 +165,25 @@ def test_compressed_image_message(traffic_frame):
     msg.data = uint8_array(cv2.imencode(".png", traffic_frame)[1])
     back = deserialize_message(serialize_message(msg), CompressedImage)
     np.testing.assert_array_equal(compressed_image_to_bgr(back), traffic_frame)
+
+
+def test_results_as_vision_msgs_keep_the_camera_header_and_the_boxes():
+    from scissor_core.runtime.records import EdgeResult, ResultDetection
+    from scissor_ros import vision
+
+    if vision.Detection2DArray is None:
+        pytest.skip("no vision_msgs here (a ROS distro's ros-$DISTRO-vision-msgs; make test builds it)")
+    header = Header(frame_id="front_camera_optical_frame")
+    header.stamp.sec, header.stamp.nanosec = 12, 34
+    detections = (ResultDetection(2, "car", 0.9, 100.0, 120.0, 220.0, 200.0), ResultDetection(7, "", 0.6, 0, 0, 10, 4))
+    array = vision.vision_message(EdgeResult(3, 0, "", "yolov3", "8", detections=detections), "detection", header,
+                                  [])
+    assert array.header == header and [d.header for d in array.detections] == [header, header]
+    car, other = array.detections
+    assert (car.bbox.center.position.x, car.bbox.center.position.y, car.bbox.size_x, car.bbox.size_y) == \
+        (160.0, 160.0, 120.0, 80.0)
+    assert [(h.hypothesis.class_id, h.hypothesis.score) for h in car.results] == [("car", 0.9)]
+    assert other.results[0].hypothesis.class_id == "7"  # no name: the class index
+    top = vision.vision_message(EdgeResult(3, 0, "", "alexnet", "0", topk_classes=(1, 5), topk_scores=(0.5, 0.25)),
+                                "classification", header, ["cat", "dog"])
+    assert top.header == header and [(r.class_id, r.score) for r in top.results] == [("dog", 0.5), ("5", 0.25)]

@@ -96,7 +96,10 @@ def workspace(tmp_path_factory) -> Workspace:
 def light_config(tmp_path: Path, **sections) -> Path:
     """A short AlexNet run: FRAMES frames, the camera waiting for the device, outcomes in tmp_path."""
     data = {"model": {"name": "alexnet"}, "queues": {"timeout": 30.0},
-            "camera": {"interval": 0.2, "max_frames": FRAMES, "seed": CAMERA_SEED, "wait_for_subscribers": 1},
+            # 320x240 (230 kB) frames: best effort, the camera topic's default, loses images over ~0.5 MB
+            # over shared memory on Jazzy's Fast DDS 2.14 (rmw_fastrtps#739), and these tests count them all
+            "camera": {"interval": 0.2, "max_frames": FRAMES, "seed": CAMERA_SEED, "wait_for_subscribers": 1,
+                       "width": 320, "height": 240},
             "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
     for section, body in sections.items():
         data.setdefault(section, {}).update(body)

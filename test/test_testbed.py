@@ -10,7 +10,7 @@ import time
 import torch
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.testbed import EDGE_NODES, describe_testbed
+from scissor_bringup.testbed import EDGE_NODES, describe_testbed, reliable_camera
 from scissor_bringup.testbed_run import run_testbed
 from scissor_core.config import load_config
 from scissor_core.models.classification import topk
@@ -27,8 +27,10 @@ from ros_graph import graph_node, unique_domain_id
 
 
 def run_nodes(config_file, nodes, duration, overrides=None, stop_when=None):
-    launcher = Launcher(describe_testbed(config_file, nodes=nodes, overrides=overrides or {}), grace=20,
-                        output=io.StringIO())
+    """Run ``nodes`` with a reliable camera topic: these tests count every frame (best effort loses large
+    images over shared memory on Jazzy's Fast DDS 2.14, rmw_fastrtps#739)."""
+    launcher = Launcher(describe_testbed(config_file, nodes=nodes, overrides=reliable_camera(into=overrides or {})),
+                        grace=20, output=io.StringIO())
     codes = launcher.run(duration=duration, until=stop_when)
     return codes, launcher.output.getvalue()
 
@@ -106,7 +108,7 @@ def test_a_silent_agent_times_out_and_the_fallback_decision_is_recorded(tmp_path
 def test_sigterm_to_the_device_leaves_a_complete_outcome_log(tmp_path, domain):
     config_file = write_config(tmp_path, agent={"policy": "fixed:0"}, link={"trace": "const:1MB"})
     log = tmp_path / "outcomes.csv"
-    launcher = Launcher(describe_testbed(config_file), grace=20, output=io.StringIO())
+    launcher = Launcher(describe_testbed(config_file, overrides=reliable_camera()), grace=20, output=io.StringIO())
     device = {}
 
     def terminate_device_after_some_outcomes() -> bool:
@@ -172,7 +174,8 @@ def test_testbeds_are_isolated_by_namespace_and_domain(tmp_path, domain):
         spinner = threading.Thread(target=spin, daemon=True)
         spinner.start()
         log = tmp_path / "outcomes.csv"
-        launcher = Launcher(describe_testbed(config_file, "car1"), grace=20, output=io.StringIO())
+        launcher = Launcher(describe_testbed(config_file, "car1", overrides=reliable_camera("car1")), grace=20,
+                            output=io.StringIO())
         codes = launcher.run(duration=90, until=lambda: log.exists() and log.read_text().count("\n") > 18)
         time.sleep(0.5)
         stop.set()
@@ -193,7 +196,8 @@ def test_the_robot_side_and_the_edge_side_run_as_two_launches(tmp_path, domain):
     edge = Launcher(describe_testbed(config_file, nodes=EDGE_NODES), grace=20, output=io.StringIO())
     edge.start()
     try:
-        run = run_testbed(config_file, 120, tmp_path / "robot", side="robot", stop_after_outcomes=12)
+        run = run_testbed(config_file, 120, tmp_path / "robot", side="robot", stop_after_outcomes=12,
+                          extra=reliable_camera())
     finally:
         edge_codes = edge.shutdown()
     assert set(run.exit_codes) == {"camera", "device", "agent", "annotator"}, run.summary

@@ -118,8 +118,11 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
                    "(empty: the config's link.trace)", parameter="link.trace"),
     LaunchArgument("camera_source", "what scissor's camera node reads: scene, bag:PATH, a video, a folder, "
                    "/dev/video0 (empty: the config's camera.source)", parameter="camera.source"),
-    LaunchArgument("image_topic", f"image topic the device and the annotator read (remaps {IMAGE_TOPIC})",
-                   IMAGE_TOPIC),
+    LaunchArgument("image_topic", f"image topic the device and the annotator read (remaps {IMAGE_TOPIC}, and "
+                   f"{IMAGE_TOPIC}/compressed to its /compressed)", IMAGE_TOPIC),
+    LaunchArgument("image_transport", "raw (sensor_msgs/Image) or compressed (CompressedImage on "
+                   "IMAGE_TOPIC/compressed) (empty: the config's device.image_transport)",
+                   parameter="device.image_transport"),
     LaunchArgument("camera", "start scissor's camera node (false: frames come from your own driver on "
                    "image_topic)", "true"),
 )
@@ -153,9 +156,10 @@ def nodes_from_launch_arguments(values: Mapping[str, str], nodes: tuple[str, ...
     if camera == "false":
         nodes = tuple(n for n in nodes if n != "camera_node")
     topic = given["image_topic"]
+    remappings = ({IMAGE_TOPIC: topic, f"{IMAGE_TOPIC}/compressed": f"{topic}/compressed"}
+                  if topic and topic != IMAGE_TOPIC else None)
     return describe_testbed(config_file, given["namespace"], nodes=nodes,
-                            overrides={node: dict(parameters) for node in nodes},
-                            remappings={IMAGE_TOPIC: topic} if topic and topic != IMAGE_TOPIC else None)
+                            overrides={node: dict(parameters) for node in nodes}, remappings=remappings)
 
 
 def reliable_camera(namespace: str = "", into: dict[str, dict] | None = None) -> dict[str, dict]:

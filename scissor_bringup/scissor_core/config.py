@@ -326,6 +326,8 @@ class DeviceConfig:
     """Policy the device decides with when the agent is silent (a baseline name, as in scissor simulate)."""
     annotate: bool = True
     """Start annotator_node on the robot side: scissor/annotated, each result drawn on its camera frame."""
+    image_transport: Literal["raw", "compressed"] = "raw"
+    """How the device and the annotator read the camera: raw (sensor_msgs/Image on camera/image_raw) or compressed (sensor_msgs/CompressedImage on camera/image_raw/compressed, image_transport's topic)."""
     edge_timeout: float = 5.0
     """A frame sent to the edge with no result after this many seconds is dropped as edge_lost."""
     edge_silence_limit: int = 3

@@ -12,11 +12,12 @@ subscription (its name holds "annotator"): the device must be reading before the
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from scissor_core.models.detection import load_class_names
 from scissor_core.runtime.annotation import draw_result
@@ -24,7 +25,7 @@ from scissor_core.sources.imaging import ImageError
 from scissor_core.sources.recent_frames import RecentFrames
 from scissor_msgs.msg import InferenceResult
 from scissor_ros.diagnostics import Diagnostics
-from scissor_ros.images import bgr_to_image, image_to_bgr
+from scissor_ros.images import bgr_to_image, subscribe_camera
 from scissor_ros.messages import RESULT, from_message, header_stamp_ns
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
@@ -38,24 +39,25 @@ class AnnotatorNode(Node):
         """``node_options`` go to rclpy's Node (e.g. ``parameter_overrides``, ``context``)."""
         super().__init__("annotator_node", **node_options)
         config = declare_config(self, {"model": ["name", "class_names"], "queues": ["timeout"],
-                                       "ros": ["diagnostics_period"]})
+                                       "device": ["image_transport"], "ros": ["diagnostics_period"]})
         names = config.model.class_names
         self.class_names = load_class_names(config.resolve_path(names)) if names else []
         self.frames = RecentFrames(config.queues.timeout_for(config.model.name))
         self.frame_size = (640, 480)
         """(width, height) of the latest camera frame: the canvas of a result whose frame is gone."""
         self.publisher = publisher(self, Image, "scissor/annotated")
-        subscription(self, Image, "camera/image_raw", self.on_image)
+        self.camera = subscribe_camera(self, config.device.image_transport, self.on_image)
         subscription(self, InferenceResult, "scissor/result", self.on_result)
         self.diagnostics = Diagnostics(self, config.ros.diagnostics_period)
         self.diagnostics.set(message="waiting for results")
-        self.get_logger().info("drawing scissor/result on camera/image_raw to scissor/annotated")
+        self.get_logger().info(f"drawing scissor/result on {self.camera.topic_name} to scissor/annotated")
 
-    def on_image(self, msg: Image) -> None:
+    def on_image(self, msg: Image | CompressedImage, decode: Callable[[], np.ndarray]) -> None:
         try:
-            frame = image_to_bgr(msg)
+            frame = decode()
         except ImageError as exc:
-            self.get_logger().warning(f"camera/image_raw: ignoring a frame: {exc}", throttle_duration_sec=10.0)
+            self.get_logger().warning(f"{self.camera.topic_name}: ignoring a frame: {exc}",
+                                      throttle_duration_sec=10.0)
             return
         self.frames.add(header_stamp_ns(msg), frame)
         self.frame_size = (frame.shape[1], frame.shape[0])

@@ -1,7 +1,8 @@
 """device_node: admits camera frames, gets each frame's split, runs the device part, sends the rest.
 
 An adapter over :class:`scissor_core.runtime.device.DeviceRuntime` (the simulator's queues):
-``camera/image_raw`` -> ``scissor/queue_state`` -> ``scissor/split_decision`` (or the fallback after
+``camera/image_raw`` (or ``camera/image_raw/compressed``, ``device.image_transport``) ->
+``scissor/queue_state`` -> ``scissor/split_decision`` (or the fallback after
 ``device.decision_deadline``) -> device part, codec, link -> ``scissor/features`` (serialized) ->
 ``scissor/result``. Every frame read gets one ``FrameOutcome`` on ``scissor/frame_outcome`` and in
 ``device.outcome_log`` (flushed per line; frames in flight at shutdown get ``shutdown``).
@@ -9,11 +10,12 @@ An adapter over :class:`scissor_core.runtime.device.DeviceRuntime` (the simulato
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from scissor_core.models.registry import load_model
 from scissor_core.policies.serving import default_profile_path, serve_policy
@@ -25,9 +27,9 @@ from scissor_core.sources.imaging import parse_frame_id
 from scissor_msgs.msg import FeatureMap, FeatureReceipt, InferenceResult, LinkState, QueueState, SplitDecision
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
 from scissor_ros.diagnostics import Diagnostics
-from scissor_ros.images import image_to_bgr
+from scissor_ros.images import subscribe_camera
 from scissor_ros.messages import (DECISION, LINK_STATE, OUTCOME, QUEUE_STATE, RECEIPT, RESULT, feature_map_cdr,
-                                  from_message, to_message)
+                                  from_message, header_stamp_ns, to_message)
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import peers_on_both_ends, publisher, subscription
@@ -75,14 +77,16 @@ class DeviceNode(Node):
             self.diagnostics.set(message="waiting for " + " and ".join(missing))
             return
         self.ready_timer.cancel()
-        self.camera_subscription = subscription(self, Image, "camera/image_raw", self.on_image)
+        self.camera_subscription = subscribe_camera(self, self.config.device.image_transport, self.on_image)
         self.get_logger().info("edge" + (" and agent" if self.config.device.use_agent else "")
                                + f" present: reading {self.camera_subscription.topic_name}")
 
-    def on_image(self, msg: Image) -> None:
-        """Admit a frame: every frame read gets exactly one outcome from here on."""
-        seq, state = self.runtime.read_frame(parse_frame_id(msg.header.frame_id)[1], lambda: image_to_bgr(msg),
-                                             msg.header.frame_id)
+    def on_image(self, msg: Image | CompressedImage, decode: Callable[[], np.ndarray]) -> None:
+        """Admit a frame: every frame read gets exactly one outcome from here on. It keeps the publisher's
+        frame_id and stamp; its number is the camera's when the frame_id carries one (``camera#7``), else
+        the device's own count."""
+        seq, state = self.runtime.read_frame(parse_frame_id(msg.header.frame_id)[1], decode,
+                                             msg.header.frame_id, header_stamp_ns(msg))
         if state is None:
             return  # an unreadable image: its bad_frame outcome is recorded
         if not self.config.device.use_agent or self.agents_listening() == 0:

@@ -4,8 +4,11 @@ An adapter over :class:`scissor_core.runtime.edge.EdgeRuntime`: ``scissor/featur
 bytes; the payload is a numpy view of them) and queued for the runtime's server (one frame at a
 time unless ``edge.capacity``); each FeatureMap gets exactly one ``scissor/result`` (detections with
 class names, or the top-k classes; decode, compute and queue-wait times), with ``error`` naming the
-field at fault when it cannot be processed (``payload: ...``, ``sealing: tampered: ...``). It reads
-nothing else: annotated images are drawn on the robot side, where the frames are (``annotator_node``).
+field at fault when it cannot be processed (``payload: ...``, ``sealing: tampered: ...``); when
+vision_msgs is installed, each result that ran also as ``vision_msgs/Detection2DArray`` on
+``scissor/detections`` (detectors) or ``Classification`` on ``scissor/classification`` (classifiers),
+with the camera frame's header (:mod:`scissor_ros.vision`). It reads nothing else: annotated images
+are drawn on the robot side, where the frames are (``annotator_node``).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from scissor_ros.messages import RECEIPT, RESULT, feature_payload_from_cdr, to_m
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import publisher, subscription
+from scissor_ros.vision import vision_message, vision_publisher
 
 class EdgeNode(Node):
     """Tail inference of the split model, one FeatureMap at a time."""
@@ -38,6 +42,7 @@ class EdgeNode(Node):
         model = self.runtime.model
         self.result_publisher = publisher(self, InferenceResult, "scissor/result")
         self.receipt_publisher = publisher(self, FeatureReceipt, "scissor/feature_receipt")
+        self.vision_publisher = vision_publisher(self, model.task)  # None without vision_msgs
         subscription(self, FeatureMap, "scissor/features", self.on_features, raw=True)
         self.diagnostics = Diagnostics(self, self.config.ros.diagnostics_period)
         self.diagnostics.set(message="waiting for features", model=model.name, device=str(self.runtime.device),
@@ -83,6 +88,9 @@ class EdgeNode(Node):
         msg = to_message(RESULT, result)
         try:
             self.result_publisher.publish(msg)
+            if self.vision_publisher is not None and not result.error:
+                model = self.runtime.model
+                self.vision_publisher.publish(vision_message(result, model.task, msg.header, model.class_names))
         except Exception:  # noqa: BLE001 -- a frame served while rclpy shuts down: the device records it
             if self.context.ok():
                 raise

@@ -20,9 +20,12 @@ QOS_PROFILES: dict[str, QoSProfile] = {
 
 TOPIC_QOS: dict[str, str] = {
     "camera/image_raw": "sensor",
+    "camera/image_raw/compressed": "sensor",
     "scissor/annotated": "sensor",
     "scissor/features": "reliable",
     "scissor/result": "reliable",
+    "scissor/detections": "reliable",
+    "scissor/classification": "reliable",
     "scissor/feature_receipt": "reliable",
     "scissor/split_decision": "reliable",
     "scissor/queue_state": "reliable",

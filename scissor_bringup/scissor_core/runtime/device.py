@@ -101,6 +101,9 @@ class _Frame:
     """The camera image's header.frame_id, carried to the edge."""
     size: tuple[int, int]
     """(width, height) of the camera image, carried to the edge (it maps detections to it)."""
+    stamp_ns: int | None = None
+    """The camera image's header stamp, carried to the edge and back in its result (so a result names its
+    frame as the camera stamped it); None: the device's arrival time."""
     tensors: dict[str, torch.Tensor] | None = None
 
 
@@ -221,7 +224,7 @@ class DeviceRuntime:
             self.outcome_log.close()
 
     def read_frame(self, claimed: int | None, decode: Callable[[], np.ndarray],
-                   frame_id: str = "") -> tuple[int, ObservedState | None]:
+                   frame_id: str = "", stamp_ns: int | None = None) -> tuple[int, ObservedState | None]:
         """A camera message arrives: number it, ``decode`` it into a BGR frame and admit it; returns its seq
         and the state its decision is made on (None for an unreadable image, which gets its ``bad_frame``
         outcome). The frame keeps the camera's ``claimed`` number unless it has none or one already used
@@ -239,7 +242,7 @@ class DeviceRuntime:
             log.warning("camera frame %d rejected: %s", seq, exc)
             self.reject_frame(seq)
             return seq, None
-        return seq, self.on_frame(seq, frame, frame_id)
+        return seq, self.on_frame(seq, frame, frame_id, stamp_ns)
 
     def link_report(self) -> LinkReport:
         """The device's view of its link now: ``b_hat`` and the rate the shaper allows."""
@@ -278,8 +281,9 @@ class DeviceRuntime:
             return len(self._undecided) + len(self._frames) + len(self._awaiting)
 
     # ------------------------------------------------------------ decisions
-    def on_frame(self, seq: int, frame_bgr, frame_id: str = "") -> ObservedState:
-        """A camera frame arrives: preprocess it and return the state its decision is made on."""
+    def on_frame(self, seq: int, frame_bgr, frame_id: str = "", stamp_ns: int | None = None) -> ObservedState:
+        """A camera frame arrives: preprocess it and return the state its decision is made on (``frame_id``
+        and ``stamp_ns``, the camera header's, travel with it to the edge and back)."""
         arrival = self.clock.now()
         x, meta = self.model.preprocess(frame_bgr)
         with self._cv:
@@ -287,7 +291,7 @@ class DeviceRuntime:
             self.stats.frames += 1
             state = self.queues.observe(arrival, seq, self.estimator.estimate)
             size = (frame_bgr.shape[1], frame_bgr.shape[0])
-            self._undecided[seq] = (arrival, _Frame(x, meta, frame_id, size), state)
+            self._undecided[seq] = (arrival, _Frame(x, meta, frame_id, size, stamp_ns), state)
         return state
 
     def reject_frame(self, seq: int) -> None:
@@ -515,8 +519,9 @@ class DeviceRuntime:
             if delay > 0 and self.clock.sleep(delay, self._stop):
                 continue  # stopping: stop() drains the transmission
             try:
+                stamp_ns = frame.stamp_ns if frame.stamp_ns else self.clock.wall_ns(job.capture)
                 self.send(FeaturePayload(
-                    job.seq, self.clock.wall_ns(job.capture), frame.frame_id, self.model.name, job.split, job.codec,
+                    job.seq, stamp_ns, frame.frame_id, self.model.name, job.split, job.codec,
                     blob, len(blob), job.local_wait, job.local_compute, job.offload_wait,
                     self.clock.now() - job.started, *frame.size))
             except Exception as exc:  # noqa: BLE001 -- e.g. the middleware already shut down by a signal
