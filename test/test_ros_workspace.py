@@ -34,6 +34,14 @@ FRAMES = 10
 """Frames the camera of a launch test publishes."""
 
 
+def venv_active(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as after ``source .venv/bin/activate`` with the wheels' prefix as the ROS underlay (what a
+    distro user gets from ``source /opt/ros/DISTRO/setup.bash``)."""
+    prefix = str(VENV_BIN.parent)
+    return dict(env, VIRTUAL_ENV=prefix, PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}", AMENT_PREFIX_PATH=prefix,
+                CMAKE_PREFIX_PATH=prefix)
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -46,11 +54,12 @@ class Workspace:
               install: str = "install", **popen) -> subprocess.Popen:
         """``command`` in bash after ``source <install>/setup.bash``, with the venv active (as a user of the
         wheels would have it; a distro user sources /opt/ros/DISTRO instead)."""
-        env = dict(ros_env(domain) if domain is not None else os.environ, VIRTUAL_ENV=str(VENV_BIN.parent),
-                   PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", AMENT_PREFIX_PATH=str(VENV_BIN.parent),
-                   CMAKE_PREFIX_PATH=str(VENV_BIN.parent))
+        env = venv_active(ros_env(domain) if domain is not None else dict(os.environ))
         script = f"source {shlex.quote(str(self.root / install / 'setup.bash'))} && exec {command}"
-        return subprocess.Popen(["bash", "-c", script], cwd=cwd or self.root, env=env, text=True, **popen)
+        # Ctrl-C as in a terminal: a process started with SIGINT ignored (a background job, as CI may run
+        # make) passes that on, and then `ros2 launch` ignores SIGINT too.
+        return subprocess.Popen(["bash", "-c", script], cwd=cwd or self.root, env=env, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **popen)
 
     def run(self, command: str, timeout: float = 600, **kwargs) -> str:
         """Run ``command`` to its end; its output. Fails the test on a non-zero exit."""
@@ -62,10 +71,8 @@ class Workspace:
 
 def colcon(root: Path, *args: str, timeout: float = 900) -> str:
     """colcon in the workspace ``root`` with the venv active; its output (fails the test on an error)."""
-    env = dict(os.environ, VIRTUAL_ENV=str(VENV_BIN.parent), PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-               AMENT_PREFIX_PATH=str(VENV_BIN.parent), CMAKE_PREFIX_PATH=str(VENV_BIN.parent))
-    done = subprocess.run([str(VENV_BIN / "colcon"), *args], cwd=root, env=env, text=True, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    done = subprocess.run([str(VENV_BIN / "colcon"), *args], cwd=root, env=venv_active(dict(os.environ)), text=True,
+                          timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert done.returncode == 0, f"colcon {' '.join(args)}: exit {done.returncode}\n{done.stdout[-4000:]}"
     return done.stdout
 
