@@ -450,9 +450,14 @@ class DeviceRuntime:
         self._frames.pop(outcome.seq, None)
         self.fallback.observe(outcome)
         self.stats.outcomes += 1
-        if self.outcome_log is not None:
-            self.outcome_log.write(outcome)
-        self._emit_outcome(outcome)
+        # Published before it is logged: whoever watches the log (a run that stops after N outcomes) then
+        # knows the message left too. Logged first, a stop could come in between: a recording lost the last
+        # FrameOutcome message of a run once.
+        try:
+            self._emit_outcome(outcome)
+        finally:  # the log keeps every outcome, whatever the callback does
+            if self.outcome_log is not None:
+                self.outcome_log.write(outcome)
 
     # -------------------------------------------------------------- workers
     def _next(self, busy: Callable[[], bool], waiting: Callable[[], bool], start: Callable[[float], Job | None]
