@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -103,8 +104,8 @@ def workspace(tmp_path_factory) -> Workspace:
 def light_config(tmp_path: Path, **sections) -> Path:
     """A short AlexNet run: FRAMES frames, the camera waiting for the device, outcomes in tmp_path."""
     data = {"model": {"name": "alexnet"}, "queues": {"timeout": 30.0},
-            # 320x240 (230 kB) frames: best effort, the camera topic's default, loses images over ~0.5 MB
-            # over shared memory on Jazzy's Fast DDS 2.14 (rmw_fastrtps#739), and these tests count them all
+            # 320x240 (230 kB) frames: best effort, the camera topic's default, loses most images over ~0.5 MB
+            # over shared memory on Jazzy's Fast DDS 2.14 (rmw_fastrtps#739)
             "camera": {"interval": 0.2, "max_frames": FRAMES, "seed": CAMERA_SEED, "wait_for_subscribers": 1,
                        "width": 320, "height": 240},
             "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
@@ -119,11 +120,33 @@ def outcome_rows(path: Path) -> int:
     return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
 
 
-def interrupt(proc: subprocess.Popen, timeout: float = PATIENCE) -> tuple[int, str]:
+def start_launch(workspace: Workspace, arguments: str, domain: int, tmp_path: Path, name: str
+                 ) -> tuple[subprocess.Popen, Path]:
+    """``ros2 launch scissor_bringup <arguments>`` from the install, its output into ``<name>.log``."""
+    log = tmp_path / f"{name}.log"
+    with log.open("w") as out:
+        proc = workspace.shell(f"ros2 launch scissor_bringup {arguments}", domain, cwd=tmp_path, stdout=out,
+                               stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def camera_finished(log: Path) -> bool:
+    return "[camera_node-1]: process has finished cleanly" in log.read_text()
+
+
+def interrupt(proc: subprocess.Popen, log: Path, timeout: float = PATIENCE) -> tuple[int, str]:
     """Ctrl-C a ``ros2 launch``: its exit code and output once every node has stopped."""
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=timeout)
-    return proc.returncode, out
+    proc.wait(timeout=timeout)
+    return proc.returncode, log.read_text()
+
+
+def assert_one_outcome_per_frame_read(out: str, outcomes: Path) -> None:
+    """The device's closing line: every frame it read has its one outcome, in the log too. The camera topic
+    is best effort (its default), so on a loaded machine the device may not read every frame published."""
+    read = re.search(r"device_node: read (\d+) frames, recorded (\d+) outcomes", out)
+    assert read and read[1] == read[2], out[-3000:]
+    assert int(read[1]) >= FRAMES // 2 and outcome_rows(outcomes) == int(read[1]), (read[0], out[-3000:])
 
 
 def assert_every_node_finished_cleanly(out: str, executables: list[str]) -> None:
@@ -148,20 +171,19 @@ def test_the_install_holds_every_data_file_of_the_package(workspace):
 
 
 def test_ros2_launch_of_the_installed_testbed_with_launch_arguments(workspace, tmp_path):
-    """The five nodes run from the install with ``model:=resnet18`` passed through; outcomes flow for every
-    frame; Ctrl-C ends every node with exit code 0."""
+    """The five nodes run from the install with ``model:=resnet18`` passed through; every frame read gets
+    its outcome; Ctrl-C ends every node with exit code 0."""
     config = light_config(tmp_path)
-    launch = workspace.shell(f"ros2 launch scissor_bringup testbed.launch.py config_file:={config} "
-                             "model:=resnet18 namespace:=car1", unique_domain_id(), cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    launch, log = start_launch(workspace, f"testbed.launch.py config_file:={config} model:=resnet18 namespace:=car1",
+                               unique_domain_id(), tmp_path, "launch")
     try:
-        assert wait_for(lambda: outcome_rows(tmp_path / "outcomes.csv") >= FRAMES, 4 * PATIENCE)
+        assert wait_for(lambda: camera_finished(log), 4 * PATIENCE), log.read_text()[-3000:]
     finally:
-        code, out = interrupt(launch)
+        code, out = interrupt(launch, log)
     assert code == 0, out[-3000:]
     assert_every_node_finished_cleanly(out, ["camera_node", "device_node", "edge_node", "agent_node",
                                              "annotator_node"])
-    assert f"recorded {FRAMES} outcomes" in out
+    assert_one_outcome_per_frame_read(out, tmp_path / "outcomes.csv")
     device_line = next(line for line in out.splitlines() if "device]:" in line and "profile" in line)
     assert "resnet18" in device_line
     assert str(workspace.install / "scissor_bringup" / "share" / "scissor_bringup" / "config" / "profiles") \
@@ -172,19 +194,18 @@ def test_robot_and_edge_launch_files_as_two_launches_with_a_remapped_image_topic
     """robot.launch.py and edge.launch.py, started apart as on two hosts, make one testbed; the camera
     topic remapped by ``image_topic`` reaches the device."""
     config, domain = light_config(tmp_path), unique_domain_id()
-    pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
-    edge = workspace.shell(f"ros2 launch scissor_bringup edge.launch.py config_file:={config}", domain,
-                           cwd=tmp_path, **pipe)
-    robot = workspace.shell(f"ros2 launch scissor_bringup robot.launch.py config_file:={config} "
-                            "image_topic:=front/image_color", domain, cwd=tmp_path, **pipe)
+    edge, edge_log = start_launch(workspace, f"edge.launch.py config_file:={config}", domain, tmp_path, "edge")
+    robot, robot_log = start_launch(workspace, f"robot.launch.py config_file:={config} image_topic:=front/image_color",
+                                    domain, tmp_path, "robot")
     try:
-        assert wait_for(lambda: outcome_rows(tmp_path / "outcomes.csv") >= FRAMES, 4 * PATIENCE)
+        assert wait_for(lambda: camera_finished(robot_log), 4 * PATIENCE), robot_log.read_text()[-3000:]
     finally:
-        robot_code, robot_out = interrupt(robot)
-        edge_code, edge_out = interrupt(edge)
+        robot_code, robot_out = interrupt(robot, robot_log)
+        edge_code, edge_out = interrupt(edge, edge_log)
     assert (robot_code, edge_code) == (0, 0), (robot_out[-3000:], edge_out[-3000:])
     assert_every_node_finished_cleanly(robot_out, ["camera_node", "device_node", "agent_node", "annotator_node"])
     assert_every_node_finished_cleanly(edge_out, ["edge_node"])
+    assert_one_outcome_per_frame_read(robot_out, tmp_path / "outcomes.csv")
     assert "reading /front/image_color" in robot_out
     started = [line for line in edge_out.splitlines() if "process started" in line]
     assert len(started) == 1 and "edge_node" in started[0], started  # the edge side starts the edge alone
