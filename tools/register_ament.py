@@ -19,7 +19,8 @@ import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
-PACKAGE = "scissor_bringup"
+from scissor_core.resources import INDEX_MARKER, PACKAGE  # what the data lookup reads is what this writes
+
 SHARED = ("package.xml", "config")
 LAUNCH = "launch"
 
@@ -35,7 +36,7 @@ def link(target: Path, link_path: Path) -> None:
 
 
 def register(package_dir: Path, prefix: Path) -> None:
-    index = prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE
+    index = prefix / INDEX_MARKER
     index.parent.mkdir(parents=True, exist_ok=True)
     index.touch()
     share = prefix / "share" / PACKAGE

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scissor_core.config import DEFAULT_CONFIG, load_config
+from scissor_core.resources import PACKAGE
 
-PACKAGE = "scissor_bringup"
+IMAGE_TOPIC = "camera/image_raw"
+"""The topic the camera publishes and the device and the annotator read (relative: under the namespace)."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,6 @@ class LaunchArgument:
     parameter: str | None = None
 
 
-IMAGE_TOPIC = "camera/image_raw"
-"""The topic the camera publishes and the device and the annotator read (relative: under the namespace)."""
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("config_file", "scissor YAML configuration: the defaults of every node parameter",
                    str(DEFAULT_CONFIG)),
@@ -167,7 +167,7 @@ def reliable_camera(namespace: str = "", into: dict[str, dict] | None = None) ->
     so every frame the camera publishes reaches the device: for replays and evaluations, which count every
     frame, and links without shared memory. Best effort, the sensor-data default, can lose a frame while a
     match completes, or a fragment on UDP."""
-    topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/camera/image_raw"
+    topic = f"qos_overrides.{'/' + namespace.strip('/') if namespace else ''}/{IMAGE_TOPIC}"
     into = into if into is not None else {}
     into.setdefault("camera_node", {})[f"{topic}.publisher.reliability"] = "reliable"
     into.setdefault("device_node", {})[f"{topic}.subscription.reliability"] = "reliable"

@@ -43,7 +43,7 @@ class ModelConfig:
     input_size: int | None = None
     """Network input side in pixels; none = the model's default (224, or 416 for yolov3)."""
     darknet_cfg: str = "config/models/yolov3.cfg"
-    """Darknet network description for yolov3 (relative paths are from the repository root)."""
+    """Darknet network description for yolov3 (a relative path: the current directory's file, else the installed one)."""
     class_names: str | None = None
     """Text file with one class name per line; none = coco.names for yolov3, class_<i> otherwise."""
     candidates: list[str] | None = None

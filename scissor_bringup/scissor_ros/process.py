@@ -83,7 +83,8 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
     """
     try:
         prepare_process(load_config(config_file_from_ros_args(sys.argv if args is None else args)))
-        rclpy.init(args=list(args) if args is not None else None)  # not `with`: Jazzy's rclpy has no such
+        # Not `with rclpy.init()`: Jazzy's rclpy.init is no context manager.
+        rclpy.init(args=list(args) if args is not None else None)
         try:
             node = make_node()
             core_log = logging.getLogger("scissor_core")

@@ -103,7 +103,7 @@ class _Frame:
     """(width, height) of the camera image, carried to the edge (it maps detections to it)."""
     stamp_ns: int | None = None
     """The camera image's header stamp, carried to the edge and back in its result (so a result names its
-    frame as the camera stamped it); None: the device's arrival time."""
+    frame as the camera stamped it); None or 0 (an unstamped image): the device's arrival time."""
     tensors: dict[str, torch.Tensor] | None = None
 
 
