@@ -55,9 +55,11 @@ def test_a_compressed_driver_topic_runs_through_device_edge_and_annotator(tmp_pa
     outcomes: dict[int, FrameOutcomeMsg] = {}
     annotated: dict[tuple[int, int], Image] = {}
     vision: list = []
+    # One T for the device and the annotator, long enough for a loaded machine: the annotator keeps a frame
+    # for T past the newest stamp, and alexnet's default T (0.5 s) forgets frame 0 once frame 2 is in.
     common = ["-p", f"model.name:={model}", "-p", "model.input_size:=128" if model == "yolov3" else "model.seed:=0",
               "-p", "device.image_transport:=compressed", "-r", f"camera/image_raw/compressed:={TOPIC}",
-              "-p", RELIABLE_INPUT]
+              "-p", RELIABLE_INPUT, "-p", "queues.timeout:=30.0"]
     with graph_node("driver", domain) as t:
         driver = t.node.create_publisher(CompressedImage, TOPIC, qos("reliable"))
         t.node.create_subscription(InferenceResult, "scissor/result", lambda m: results.setdefault(m.seq, m),
@@ -71,7 +73,7 @@ def test_a_compressed_driver_topic_runs_through_device_edge_and_annotator(tmp_pa
             t.node.create_subscription(VISION_TYPES[task], VISION_TOPICS[task], vision.append, qos("reliable"))
         with node_process("scissor_edge.edge_node", domain, *common[:4]) as edge, \
                 node_process("scissor_device.device_node", domain, *common, "-p", "device.use_agent:=false",
-                             "-p", "device.fallback_policy:=edge-only-jpeg", "-p", "queues.timeout:=30.0",
+                             "-p", "device.fallback_policy:=edge-only-jpeg",
                              "-p", f"device.outcome_log:={tmp_path / 'outcomes.csv'}") as device, \
                 node_process("scissor_device.annotator_node", domain, *common,
                              "-p", "qos_overrides./scissor/annotated.publisher.reliability:=reliable") as annotator:

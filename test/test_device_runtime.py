@@ -182,6 +182,32 @@ def test_stop_gives_every_frame_in_the_pipeline_an_outcome(alexnet, edge_of):
     assert runtime.in_flight == 0
 
 
+def test_a_send_stuck_in_the_middleware_does_not_keep_stop_from_recording_every_outcome(alexnet, edge_of, caplog):
+    """The link worker blocks in send (a middleware call that never returns): stop waits for it no longer
+    than its bound, logs where it is stuck, and every frame still gets its outcome."""
+    import threading
+
+    outcomes, edge, entered, release = [], edge_of(), threading.Event(), threading.Event()
+
+    def send_stuck(payload):
+        entered.set()
+        release.wait()
+
+    runtime = make_runtime(alexnet, edge, outcomes, send=send_stuck)
+    runtime.start()
+    for seq in range(3):
+        decide(runtime, seq, TrafficScene(seed=5).frame(seq), "conv5", "test")
+    assert entered.wait(60)
+    try:
+        with caplog.at_level("WARNING", logger="scissor_core.runtime.workers"):
+            runtime.stop(join_timeout=0.5)
+        assert sorted(o.seq for o in outcomes) == [0, 1, 2]
+        assert {o.drop_reason for o in outcomes} == {"shutdown"}
+        assert "thread device-link still running" in caplog.text and "in send_stuck" in caplog.text
+    finally:
+        release.set()
+
+
 def test_shaper_follows_the_trace():
     shaper = LinkShaper(parse_trace("const:1MB"), origin=100.0)
     assert shaper.finish_time(101.0, 500_000) == pytest.approx(101.5)

@@ -150,13 +150,24 @@ def test_a_failing_node_stops_the_others(tmp_path):
     assert codes == {"ok": 0, "crash": 3}
 
 
-def test_a_node_ignoring_sigint_is_terminated(tmp_path):
-    stubborn = _script(tmp_path, "stubborn", "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                                             "print('up', flush=True)\nwhile True: time.sleep(0.05)\n")
+STUBBORN = """
+    import faulthandler, signal, time
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # as every scissor node process does
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def hang_here():
+        while True:
+            time.sleep(0.05)
+    print("up", flush=True)
+    hang_here()
+"""
+
+
+def test_a_node_ignoring_sigint_prints_its_stacks_and_is_terminated(tmp_path):
     out = io.StringIO()
-    launcher = _PythonLauncher([stubborn], grace=0.5, output=out)
+    launcher = _PythonLauncher([_script(tmp_path, "stubborn", STUBBORN)], grace=0.5, output=out)
     codes = launcher.run(duration=120, until=lambda: "[stubborn] up" in out.getvalue())  # SIGINT once it ignores it
     assert codes["stubborn"] == -15  # SIGTERM after the SIGINT grace period
+    assert "in hang_here" in out.getvalue()  # its stack, asked for before the SIGTERM, shows where it hung
 
 
 def test_missing_executable_is_named():

@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from scissor_bringup.testbed import NodeSpec
+from scissor_core.runtime.workers import STACKS_SIGNAL
 
 log = logging.getLogger("scissor.launcher")
 
@@ -189,6 +190,18 @@ class Launcher:
                 n.sample_rss()
             self._stop.wait(0.2)
 
+    @staticmethod
+    def _print_stacks(nodes: list[NodeProcess], after: signal.Signals) -> None:
+        """Ask nodes that outlived a grace period for their threads' stacks (into their output) before the
+        next signal, so a hang at shutdown shows where it is."""
+        for n in nodes:
+            log.warning("%s still running after %s: asking for its threads' stacks", n.spec.name, after.name)
+            try:
+                os.kill(n.process.pid, STACKS_SIGNAL)
+            except ProcessLookupError:
+                continue
+        time.sleep(1.0)  # faulthandler writes at once; let the relays read it before the process dies
+
     def shutdown(self) -> dict[str, int]:
         """SIGINT, then SIGTERM, then SIGKILL to every node still running after each grace period.
 
@@ -204,10 +217,14 @@ class Launcher:
             end = time.monotonic() + min(self.grace, 5.0)
             while time.monotonic() < end and first.process.poll() is None:
                 time.sleep(0.05)
+        previous = signal.SIGINT
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             alive = [n for n in self.nodes if n.process.poll() is None]
             if not alive:
                 break
+            if sig != signal.SIGINT:
+                self._print_stacks(alive, after=previous)
+            previous = sig
             for n in alive:
                 log.info("sending %s to %s", signal.Signals(sig).name, n.spec.name)
                 try:

@@ -16,6 +16,8 @@ shipped policy: its reward log, checkpoints and ``reward.png`` (``scissor testbe
 from __future__ import annotations
 
 import re
+import signal
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +85,22 @@ def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss
     lines += ["| node | exit code | peak RSS MB |", "|---|---:|---:|"]
     lines += [f"| {name} | {code} | {peak_rss.get(name, 0) / 1e6:.0f} |" for name, code in exit_codes.items()]
     return "\n".join(lines)
+
+
+FAILED_TAIL = 80
+"""Lines of a failed node's output the summary quotes (its error, or the stacks of a node that hung)."""
+
+
+def failed_node_tails(exit_codes: dict[str, int], last_lines: dict[str, Iterable[str]]) -> str:
+    """The last lines of every node that did not exit cleanly (0, or -SIGINT when interrupted), for the
+    summary: why it failed, or, for a node killed after a hang, the thread stacks it printed."""
+    text = ""
+    for name, code in exit_codes.items():
+        if code not in (0, -signal.SIGINT):
+            tail = list(last_lines.get(name, ()))[-FAILED_TAIL:]
+            text += f"\n\n{name} exited with {code}; its last {len(tail)} lines:\n\n" + "".join(
+                f"    {line.rstrip()}\n" for line in tail)
+    return text
 
 
 def summarise_bag(bag: Path, storage: str, topics: dict[str, tuple[str, int]]) -> str:
@@ -177,6 +195,7 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         summary += "\n\n" + summarise_bag(record, storage, topics)
     if two_hosts is not None:
         summary += "\n\n" + two_hosts.report()
+    summary += failed_node_tails(codes, launcher.last_lines)
     (output / "summary.md").write_text(summary + "\n")
     if outcomes:
         plot_run(outcomes, output / "delay.png", title, sorted({o.split for o in outcomes}))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from scissor_core.config import ConfigError, ScissorConfig, load_config
+from scissor_core.runtime.workers import STACKS_SIGNAL
 from scissor_ros.ros_args import config_file_from_ros_args
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -39,9 +41,10 @@ def reuse_freed_memory(size: int) -> None:
 
 
 def prepare_process(config: ScissorConfig) -> None:
-    """What every scissor ROS process does before rclpy.init: transport profile, allocator."""
+    """What every scissor ROS process does before rclpy.init: transport profile, allocator, stack dumps."""
     use_fastdds_profile(config)
     reuse_freed_memory(config.ros.malloc_reuse_bytes)
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)
 
 
 def use_fastdds_profile(config: ScissorConfig) -> None:

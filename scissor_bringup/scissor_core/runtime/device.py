@@ -53,7 +53,7 @@ from scissor_core.runtime.outcome import DropPlace, DropReason, FrameOutcome, Ou
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import DeviceQueues, Job, ObservedState
 from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport, Receipt
-from scissor_core.runtime.workers import Workers
+from scissor_core.runtime.workers import STOP_TIMEOUT, Workers, held
 from scissor_core.runtime.traces import BandwidthEstimator, Trace, parse_trace
 from scissor_core.sources.imaging import ImageError
 from scissor_core.wire.codec import CodecSpec
@@ -208,10 +208,11 @@ class DeviceRuntime:
     def start(self) -> None:
         self._workers.start()
 
-    def stop(self, join_timeout: float = 30.0) -> None:
-        """Stop the workers, give every frame still in the pipeline its outcome, close the outcome log."""
+    def stop(self, join_timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the workers, give every frame still in the pipeline its outcome, close the outcome log
+        (bounded: a worker stuck past ``join_timeout`` is logged with its stack and waited for no longer)."""
         self._workers.stop(join_timeout)
-        with self._cv:
+        with held(self._cv, 1.0, "recording the outcomes of the frames in flight"):
             now = self.clock.now()
             for seq, (arrival, _, _) in list(self._undecided.items()):
                 del self._undecided[seq]

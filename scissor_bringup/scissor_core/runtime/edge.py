@@ -34,7 +34,7 @@ from scissor_core.models.registry import Prediction, VisionModel, load_model
 from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
 from scissor_core.runtime.queues import EdgeQueue
 from scissor_core.runtime.records import EdgeResult, FeaturePayload, Receipt, ResultDetection
-from scissor_core.runtime.workers import Workers
+from scissor_core.runtime.workers import STOP_TIMEOUT, Workers, held
 from scissor_core.wire.codec import CodecError
 from scissor_core.wire.sealing import Opener, SealError, is_sealed, key_from_config
 
@@ -105,10 +105,11 @@ class EdgeRuntime:
     def start(self) -> None:
         self._servers.start()
 
-    def stop(self, join_timeout: float = 30.0) -> int:
-        """Stop serving; returns how many payloads were still waiting (they get no result)."""
+    def stop(self, join_timeout: float = STOP_TIMEOUT) -> int:
+        """Stop serving (bounded like the device's); returns how many payloads were still waiting (they
+        get no result)."""
         self._servers.stop(join_timeout)
-        with self._cv:
+        with held(self._cv, 1.0, "clearing the queue"):
             left = self.queue.length
             self.queue.waiting.clear()
         return left
