@@ -3,6 +3,7 @@
 #   make test      set up .venv (pinned deps, scissor_bringup, scissor_msgs), run the lint gate and the test suite
 #   make testbed   set up .venv and run the live testbed on its embedded defaults (TESTBED_SECONDS=60), then a summary
 #   make test-jazzy  the same set-up in .venv-jazzy with the ROS 2 Jazzy wheels, then the ROS-facing tests
+#   make assets    fetch and verify the real weights and video (scissor assets fetch; part of test and testbed)
 #
 # Housekeeping: `make clean` removes colcon's build/ install/ log/ (keeps .venv);
 # `make distclean` removes .venv and .venv-jazzy too.
@@ -51,7 +52,12 @@ ROS_TESTS := test/test_msgs.py test/test_ros_adapters.py test/test_ros_args.py t
   test/test_edge_node.py test/test_annotator_node.py test/test_camera_input.py test/test_launcher.py \
   test/test_testbed.py test/test_ros_workspace.py
 
-.PHONY: install ros2-src lint test test-jazzy testbed clean distclean help
+# The conformance test runs YOLOv3-tiny through OpenCV 4.x's Darknet importer (OpenCV 5, which scissor
+# uses, has none): a side venv with only that OpenCV and numpy.
+OPENCV4_VENV := $(ROOT)/.venv-opencv4
+STAMP_OPENCV4 := $(OPENCV4_VENV)/.scissor-opencv4.stamp
+
+.PHONY: install assets ros2-src lint test test-jazzy testbed clean distclean help
 
 help:
 	@echo "make test     set up .venv, run the lint gate (ruff) and the test suite (pytest; -m slow for long runs)"
@@ -98,13 +104,26 @@ $(STAMP_MSGS): $(MSG_FILES) $(ROOT)/scissor_msgs/CMakeLists.txt $(ROOT)/scissor_
 	$(PY) -c 'import scissor_msgs.msg as m; m.FeatureMap(); print("scissor_msgs importable from", m.__file__)'
 	touch $@
 
+# --- real weights and video, the conformance venv -----------------------------------
+
+# Idempotent (verified files are kept; the check hashes ~36 MB). Without the registry it warns and the
+# runs fall back (random init, the synthetic scene) and say so; a download with the wrong hash fails.
+assets: install
+	$(VENV)/bin/scissor assets fetch --best-effort
+
+$(STAMP_OPENCV4): $(ROOT)/requirements-opencv4.txt
+	$(PYTHON) -m venv $(OPENCV4_VENV)
+	touch $(OPENCV4_VENV)/COLCON_IGNORE
+	$(OPENCV4_VENV)/bin/python -m pip install -r $<
+	touch $@
+
 # --- user-facing targets ------------------------------------------------------------
 
 ros2-src: install
 	@if [ -x "$(ROS2_SRC_TOOL)" ]; then "$(ROS2_SRC_TOOL)" "$(VENV)"; \
 	  else echo "make: no $(ROS2_SRC_TOOL): launch_ros/ros2cli/vision_msgs not installed; their tests skip"; fi
 
-test: install ros2-src lint
+test: install assets $(STAMP_OPENCV4) ros2-src lint
 	@cd $(ROOT) && set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; exit 1; fi; \
 	  exit $$rc
@@ -117,11 +136,11 @@ test-jazzy:
 	$(MAKE) --no-print-directory VENV=$(JAZZY_VENV) REQUIREMENTS=$(ROOT)/requirements-jazzy.txt \
 	  PYTEST_ARGS="$(ROS_TESTS)" test
 
-testbed: install
+testbed: install assets
 	cd $(ROOT) && $(VENV)/bin/scissor testbed --duration $(TESTBED_SECONDS)
 
 clean:
 	rm -rf $(ROOT)/build $(ROOT)/install $(ROOT)/log
 
 distclean: clean
-	rm -rf $(ROOT)/.venv $(JAZZY_VENV)
+	rm -rf $(ROOT)/.venv $(JAZZY_VENV) $(OPENCV4_VENV)

@@ -62,3 +62,35 @@ def test_unopenable_sources_are_config_errors(tmp_path):
         open_source(CameraConfig(source=str(tmp_path / "missing.mp4")))
     with pytest.raises(ConfigError, match="has no images"):
         open_source(CameraConfig(source=str(tmp_path)))
+
+
+def test_the_street_clip_asset_is_a_looping_video_at_its_own_rate():
+    from scissor_core.assets import AssetMissing, resolve_asset
+    from scissor_core.sources.camera import native_interval
+
+    try:
+        resolve_asset("asset:bikes.mp4")
+    except AssetMissing as exc:
+        pytest.skip(str(exc))
+    source = open_source(CameraConfig(source="asset:bikes.mp4"))
+    assert isinstance(source, CaptureSource) and source.description.startswith("video asset:bikes.mp4")
+    first = source.read()
+    assert first.shape == (272, 640, 3)
+    for _ in range(249):
+        assert source.read() is not None
+    np.testing.assert_array_equal(source.read(), first)  # frame 250 is frame 0 again
+    assert native_interval(source) == pytest.approx(1 / 25)
+
+
+def test_an_unfetched_video_asset_falls_back_to_the_scene_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCISSOR_ASSET_DIR", str(tmp_path))
+    source = open_source(CameraConfig(source="asset:bikes.mp4", width=96, height=64))
+    assert isinstance(source, SceneSource) and source.read().shape == (64, 96, 3)
+    assert "FALLBACK, not the configured asset:bikes.mp4" in source.description
+
+
+def test_native_timing_needs_a_frame_rate():
+    from scissor_core.sources.camera import native_interval
+
+    with pytest.raises(ConfigError, match="camera.video_timing: native needs a video file with a frame rate"):
+        native_interval(SceneSource(CameraConfig(width=64, height=64)))

@@ -166,7 +166,7 @@ def test_class_names_match_cfg() -> None:
     [
         ("filters=3\n[net]\n", ["t.cfg:1:", "before the first section"]),
         ("[net]\nwidth 416\n", ["t.cfg:2:", "key=value"]),
-        ("[net]\n# comment\n[maxpool]\nsize=2\n", ["t.cfg:3:", "[maxpool]"]),
+        ("[net]\n# comment\n[avgpool]\nsize=2\n", ["t.cfg:3:", "[avgpool]"]),
         ("[net\n", ["t.cfg:1:", "header"]),
         ("[net]\nwidth=1\nwidth=2\n", ["t.cfg:3:", "duplicate key 'width'"]),
         ("[convolutional]\nfilters=8\n", ["t.cfg", "first section must be [net]"]),

@@ -32,7 +32,7 @@ def test_this_run_finds_the_installed_share_and_not_the_source_tree():
     assert installed_prefixes(), "scissor_bringup is in no ament index (run make install)"
     assert share_dir() == installed_prefixes()[0] / "share" / PACKAGE
     assert DEFAULT_CONFIG == share_dir() / "config" / "scissor.yaml" and CONFIG_DIR == share_dir() / "config"
-    assert load_config(DEFAULT_CONFIG).model.darknet_cfg == "config/models/yolov3.cfg"
+    assert load_config(DEFAULT_CONFIG).resolve_path("config/models/yolov3.cfg") == CONFIG_DIR / "models" / "yolov3.cfg"
 
 
 def test_a_relative_path_names_the_current_directorys_file_first_then_the_installed_one(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The ``scissor`` command line: inspect, verify, profile, simulate, train, evaluate, run and benchmark.
+"""The ``scissor`` command line: fetch assets, inspect, verify, profile, simulate, train, evaluate, run and benchmark.
 
 Every subcommand reads the same typed config (``--config``, default
 ``config/scissor.yaml``) and accepts ``--set section.key=value`` overrides.
@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from scissor_cli import bench, models, simulation, testbed
+from scissor_cli import assets, bench, models, simulation, testbed
 from scissor_core.config import ConfigError
 
-COMMAND_GROUPS = (models, simulation, testbed, bench)
+COMMAND_GROUPS = (assets, models, simulation, testbed, bench)
 """Modules that each add their subcommands to the parser, in --help order."""
 
 

@@ -1,4 +1,5 @@
-"""camera_node: publishes camera/image_raw from the synthetic scene, an OpenCV capture, an image folder or a rosbag2.
+"""camera_node: publishes camera/image_raw from the synthetic scene, a video (a fetched asset or any OpenCV
+capture), an image folder or a rosbag2.
 
 Every ``camera.*`` field of the config is a read-only ROS parameter (defaults from
 ``config_file``). Each frame is stamped with its capture time; its sequence number
@@ -9,7 +10,8 @@ stops by itself after that many frames, as it does when a source ends; with
 annotator's: it only draws, and a camera that starts on it could publish before the device reads).
 A rosbag2 source (``bag:PATH[#TOPIC]``) is replayed at its recorded timing divided by
 ``camera.bag_rate`` (relative to the first frame), or one frame per interval with
-``camera.bag_timing: interval``.
+``camera.bag_timing: interval``; a video file one frame per interval, or at its own frame rate with
+``camera.video_timing: native``.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import Image
 
 from scissor_core.sources.bags import BagError, BagSource
-from scissor_core.sources.camera import open_source
+from scissor_core.sources.camera import native_interval, open_source
 from scissor_core.sources.imaging import frame_id_with_seq
 from scissor_ros.diagnostics import Diagnostics
 from scissor_ros.images import bgr_to_image
@@ -60,6 +62,8 @@ class CameraNode(Node):
         if isinstance(self.source, BagSource) and self.camera.bag_timing == "recorded":
             self.offsets = self.source.offsets(self.camera.bag_rate)
             interval = RECORDED_POLL
+        elif self.camera.video_timing == "native":
+            interval = native_interval(self.source)
         self.timer = self.create_timer(interval, self.on_timer)
         self.diagnostics.set(message="starting", source=self.source.description, interval_s=interval,
                              encoding=self.camera.encoding)

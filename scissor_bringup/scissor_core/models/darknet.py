@@ -1,4 +1,4 @@
-"""YOLOv3 built from the original Darknet ``.cfg`` text and ``.weights`` binary formats.
+"""YOLOv3 and YOLOv3-tiny built from the original Darknet ``.cfg`` text and ``.weights`` binary formats.
 
 The network is a flat ``nn.ModuleList`` with exactly one entry per cfg layer section, so
 Darknet layer index ``i`` is ``model.layers[i]`` and the state_dict keys are
@@ -29,6 +29,7 @@ __all__ = [
     "DarknetCfgError",
     "DarknetConv",
     "DarknetWeightsError",
+    "MaxPool",
     "Route",
     "Shortcut",
     "YoloLayer",
@@ -56,6 +57,7 @@ _SECTION_ALIASES = {
     "shortcut": "shortcut",
     "route": "route",
     "upsample": "upsample",
+    "maxpool": "maxpool",
     "yolo": "yolo",
 }
 _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -64,6 +66,7 @@ _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "shortcut": ("from",),
     "route": ("layers",),
     "upsample": (),
+    "maxpool": (),
     "yolo": ("anchors", "classes"),
 }
 _CONV_ACTIVATIONS = ("leaky", "linear")
@@ -150,12 +153,19 @@ class _UpsampleSpec:
 
 
 @dataclass(frozen=True)
+class _MaxPoolSpec:
+    size: int
+    stride: int
+    padding: int
+
+
+@dataclass(frozen=True)
 class _YoloSpec:
     anchors: tuple[tuple[float, float], ...]
     num_classes: int
 
 
-_Spec = _ConvSpec | _ShortcutSpec | _RouteSpec | _UpsampleSpec | _YoloSpec
+_Spec = _ConvSpec | _ShortcutSpec | _RouteSpec | _UpsampleSpec | _MaxPoolSpec | _YoloSpec
 
 
 @dataclass(frozen=True)
@@ -331,6 +341,18 @@ def _plan(sections: list[Section], source: str, header_lines: list[int] | None =
                 raise DarknetCfgError(f"{here}: stride {factor} does not divide the input's stride {stride}")
             specs.append(_UpsampleSpec(factor))
             shapes.append((in_channels, stride // factor))
+        elif kind == "maxpool":  # Darknet's defaults: stride 1, size = stride, padding = size - 1
+            in_channels, stride = input_of(i)
+            pool_stride = _int(section, "stride", here, default=1)
+            size = _int(section, "size", here, default=pool_stride)
+            padding = _int(section, "padding", here, default=size - 1)
+            if pool_stride < 1 or size < 1 or padding < 0:
+                raise DarknetCfgError(f"{here}: size and stride must be positive, padding non-negative")
+            if padding + 1 != size:
+                raise DarknetCfgError(f"{here}: padding {padding} with size {size} changes the resolution by "
+                                      "other than the stride (only padding = size - 1 is supported)")
+            specs.append(_MaxPoolSpec(size, pool_stride, padding))
+            shapes.append((in_channels, stride * pool_stride))
         else:  # yolo
             in_channels, _ = input_of(i)
             anchors, mask = _yolo_mask(section, here)
@@ -409,6 +431,26 @@ class Route(nn.Module):
         return f"sources={list(self.sources)}"
 
 
+class MaxPool(nn.Module):
+    """[maxpool] as Darknet computes it: the max of ``size`` x ``size`` windows every ``stride`` pixels over
+    the input padded with -inf, ``padding // 2`` before and the rest after, so out = (w + padding - size)
+    // stride + 1 (YOLOv3-tiny's size-2, stride-1 pool keeps 13x13 by padding one column and row after)."""
+
+    def __init__(self, size: int, stride: int, padding: int) -> None:
+        super().__init__()
+        self.size, self.stride, self.padding = size, stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        before = self.padding // 2
+        after = self.padding - before
+        if self.padding:
+            x = F.pad(x, (before, after, before, after), value=float("-inf"))
+        return F.max_pool2d(x, self.size, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, stride={self.stride}, padding={self.padding}"
+
+
 class YoloLayer(nn.Module):
     """[yolo] head: decodes raw predictions into boxes in network-input pixels.
 
@@ -451,11 +493,11 @@ class YoloLayer(nn.Module):
 
 
 # Traced as single nodes, so every cfg layer i is exactly one graph node named ``layers_i``.
-FX_LEAF_MODULES: tuple[type[nn.Module], ...] = (DarknetConv, Shortcut, Route, YoloLayer)
+FX_LEAF_MODULES: tuple[type[nn.Module], ...] = (DarknetConv, Shortcut, Route, MaxPool, YoloLayer)
 
 
 class Darknet(nn.Module):
-    """A Darknet network (YOLOv3) with one ``layers`` entry per cfg layer section.
+    """A Darknet network (YOLOv3, YOLOv3-tiny) with one ``layers`` entry per cfg layer section.
 
     ``input_size`` overrides the [net] width/height (square input, multiple of the
     network's total stride: 32 for YOLOv3); ``num_classes`` resizes the [yolo] heads and
@@ -513,6 +555,8 @@ def _make_module(spec: _Spec, input_size: int) -> nn.Module:
         return Route(spec.sources)
     if isinstance(spec, _UpsampleSpec):
         return nn.Upsample(scale_factor=spec.stride, mode="nearest")
+    if isinstance(spec, _MaxPoolSpec):
+        return MaxPool(spec.size, spec.stride, spec.padding)
     return YoloLayer(spec.anchors, spec.num_classes, (input_size, input_size))
 
 

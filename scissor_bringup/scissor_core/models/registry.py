@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scissor_core.config import ConfigError, ModelConfig, ScissorConfig
+from scissor_core.assets import AssetError, AssetMissing, is_asset_reference, resolve_asset
+from scissor_core.config import DARKNET_MODELS, ConfigError, ModelConfig, ScissorConfig
 from scissor_core.models.alexnet import AlexNet
 from scissor_core.models.classification import IMAGENET_MEAN, IMAGENET_STD, TopK, imagenet_preprocess, topk
 from scissor_core.models.darknet import FX_LEAF_MODULES, build_yolov3
@@ -31,8 +32,8 @@ from scissor_core.wire.codec import CodecError, CodecSpec, decode, describe, enc
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = ("alexnet", "resnet18", "yolov3")
-DEFAULT_INPUT_SIZE = {"alexnet": 224, "resnet18": 224, "yolov3": 416}
+MODEL_NAMES = ("alexnet", "resnet18", "yolov3", "yolov3-tiny")
+DEFAULT_INPUT_SIZE = {"alexnet": 224, "resnet18": 224, "yolov3": 416, "yolov3-tiny": 416}
 
 EDGE_ONLY = "0"
 DEVICE_ONLY = "last"
@@ -69,6 +70,21 @@ _PAPER_CANDIDATES: dict[str, dict[str, list[str]]] = {
         "6": ["layers_36", "layers_61", "layers_79"],
         "7": ["layers_36", "layers_81", "layers_91"],
         "8": ["layers_81", "layers_93", "layers_105"],
+    },
+    # YOLOv3-tiny (not in the paper), by the same rules: 1-5 cut the backbone where one tensor crosses
+    # (after each of the first four 2x2 pools: 208, 104, 52, 26 pixels; then the 26x26 conv that the second
+    # head routes back); 6-8 cut the two detection branches in parallel (two tensors): the backbone's two
+    # scales (26x26 conv, 13x13 conv after the stride-1 pool), after the 1x1 bottleneck both heads read,
+    # and the two raw head outputs (only box decoding remains).
+    "yolov3-tiny": {
+        "1": ["layers_1"],
+        "2": ["layers_3"],
+        "3": ["layers_5"],
+        "4": ["layers_7"],
+        "5": ["layers_8"],
+        "6": ["layers_8", "layers_12"],
+        "7": ["layers_8", "layers_13"],
+        "8": ["layers_15", "layers_22"],
     },
 }
 
@@ -246,6 +262,25 @@ def build_candidates(name: str, graph: SplitGraph, cfg: ModelConfig) -> list[Cut
     return [by_name[c] for c in cfg.candidates]
 
 
+def _weight_file(config: ScissorConfig) -> tuple[Path | None, str]:
+    """The model's weight file (None: random init) and, when a configured asset was never fetched, the
+    fallback note every report line then carries. A corrupt asset or a missing file is an error."""
+    weights = config.model.weights
+    if not weights:
+        return None, ""
+    if is_asset_reference(weights):
+        try:
+            return resolve_asset(weights), ""
+        except AssetMissing as exc:
+            return None, f" FALLBACK, not the configured {weights}: {exc}"
+        except AssetError as exc:
+            raise ConfigError(f"model.weights: {exc}") from None
+    path = config.resolve_path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"model weights {path} do not exist")
+    return path, ""
+
+
 def load_model(config: ScissorConfig | None = None, name: str | None = None) -> VisionModel:
     """Build the configured model (``name`` overrides ``config.model.name``), ready to split."""
     config = config or ScissorConfig()
@@ -254,13 +289,11 @@ def load_model(config: ScissorConfig | None = None, name: str | None = None) -> 
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     size = cfg.input_size or DEFAULT_INPUT_SIZE[name]
-    weights = config.resolve_path(cfg.weights) if cfg.weights else None
-    if weights is not None and not weights.is_file():
-        raise FileNotFoundError(f"model weights {weights} do not exist")
+    weights, fallback = _weight_file(config)
     leaves: tuple[type[nn.Module], ...] = ()
     try:
-        if name == "yolov3":
-            module = build_yolov3(config.resolve_path(cfg.darknet_cfg), input_size=size, weights=weights,
+        if name in DARKNET_MODELS:
+            module = build_yolov3(config.resolve_path(cfg.darknet_cfg_file), input_size=size, weights=weights,
                                   seed=cfg.seed)
             task, leaves = "detection", FX_LEAF_MODULES
             num_classes, default_names = module.num_classes, "config/models/coco.names"
@@ -276,8 +309,10 @@ def load_model(config: ScissorConfig | None = None, name: str | None = None) -> 
             raise
         raise ConfigError(f"model.weights: {exc}") from None
     module.eval()
-    label = str(weights) if weights is not None else f"random-init(seed={cfg.seed})"
-    if weights is None:
+    label = str(weights) if weights is not None else f"random-init(seed={cfg.seed}){fallback}"
+    if fallback:
+        log.error("%s: %s", name, label)
+    elif weights is None:
         log.warning("%s: no weight file configured, using a seeded random init (%s)", name, label)
     graph = SplitGraph(module, leaves)
     splitter = Splitter(graph, build_candidates(name, graph, cfg))

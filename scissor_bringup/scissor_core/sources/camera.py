@@ -1,4 +1,5 @@
-"""Frame sources of the camera node: the synthetic scene, an OpenCV capture, an image folder, a rosbag2.
+"""Frame sources of the camera node: the synthetic scene, an OpenCV capture, an image folder, a rosbag2,
+a fetched video asset.
 
 Each source yields BGR uint8 frames, one per :meth:`FrameSource.read`, and None
 when it has no more (a video file's end without ``loop``, a lost device). Kept
@@ -9,12 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+import logging
+
 import cv2
 import numpy as np
 
+from scissor_core.assets import AssetError, AssetMissing, is_asset_reference, resolve_asset
 from scissor_core.config import CameraConfig, ConfigError
 from scissor_core.sources.bags import BagSource, parse_bag_spec
 from scissor_core.sources.scene import TrafficScene
+
+log = logging.getLogger(__name__)
 
 BAG_PREFIX = "bag:"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
@@ -84,6 +90,8 @@ class CaptureSource:
         if not self.capture.isOpened():
             raise ConfigError(f"camera.source: OpenCV cannot open {source!r}")
         self.rewind = loop and Path(source).is_file()
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS) if Path(source).is_file() else 0.0
+        """A video file's own frame rate (0: unknown, or not a file)."""
         self.description = f"OpenCV capture {source!r}"
 
     def read(self) -> np.ndarray | None:
@@ -100,15 +108,38 @@ class CaptureSource:
 
 
 def open_source(camera: CameraConfig) -> FrameSource:
-    """The source ``camera.source`` names: ``scene``, ``bag:PATH[#TOPIC]``, a folder, or anything OpenCV opens.
+    """The source ``camera.source`` names: ``scene``, ``asset:NAME``, ``bag:PATH[#TOPIC]``, a folder, or anything
+    OpenCV opens.
 
     A bag raises :class:`~scissor_core.sources.bags.BagError` when it cannot be replayed.
     """
     if camera.source == "scene":
         return SceneSource(camera)
+    if is_asset_reference(camera.source):
+        try:
+            path = resolve_asset(camera.source)
+        except AssetMissing as exc:
+            scene = SceneSource(camera)
+            scene.description += f" FALLBACK, not the configured {camera.source}: {exc}"
+            log.error("camera: %s", scene.description)
+            return scene
+        except AssetError as exc:
+            raise ConfigError(f"camera.source: {exc}") from None
+        source = CaptureSource(str(path), camera.loop)
+        source.description = f"video {camera.source} ({path}{', looping' if camera.loop else ''})"
+        return source
     if camera.source.startswith(BAG_PREFIX):
         return BagSource(*parse_bag_spec(camera.source.removeprefix(BAG_PREFIX)))
     path = Path(camera.source).expanduser()
     if path.is_dir():
         return FolderSource(path, camera.loop)
     return CaptureSource(camera.source, camera.loop)
+
+
+def native_interval(source: FrameSource) -> float:
+    """Seconds between frames at a video file's own frame rate (``camera.video_timing: native``)."""
+    fps = getattr(source, "fps", 0.0)
+    if not fps or fps <= 0:
+        raise ConfigError(f"camera.video_timing: native needs a video file with a frame rate; "
+                          f"{source.description} has none")
+    return 1.0 / fps
