@@ -108,3 +108,24 @@ def test_an_annotators_subscription_does_not_start_a_waiting_camera():
         t.executor.remove_node(annotator)
         annotator.destroy_node()
     assert sorted(read) == list(range(frames)) and len(drawn) == frames
+
+
+def test_a_node_process_prints_its_threads_stacks_on_sigusr1_and_goes_on():
+    """What the launcher asks of a node that outlived its SIGINT grace: where every thread is."""
+    import signal
+
+    from scissor_core.runtime.workers import STACKS_SIGNAL
+
+    domain = unique_domain_id()
+    with graph_node("stacks_test", domain) as t:
+        with node_process("scissor_device.camera_node", domain, "-p", "camera.wait_for_subscribers:=1") as camera:
+            t.spin_until(lambda: bool(t.node.get_publishers_info_by_topic("/camera/image_raw")), 60,
+                         "the camera to be up")
+            camera.send_signal(STACKS_SIGNAL)
+            t.spin_for(1.0)
+            assert camera.poll() is None  # still running
+            camera.send_signal(signal.SIGINT)
+            output, _ = camera.communicate(timeout=60)
+    assert camera.returncode == 0, output
+    assert "Current thread" in output or "Thread 0x" in output
+    assert "in spin" in output  # the main thread, in rclpy's spin

@@ -208,6 +208,26 @@ def test_a_send_stuck_in_the_middleware_does_not_keep_stop_from_recording_every_
         release.set()
 
 
+def test_a_device_only_frame_publishes_its_result_as_the_edge_would(alexnet, edge_of):
+    """Split last: the device hands its own result (split last, the frame's stamp, the unsplit top-k) to
+    publish_result; offloaded frames are the edge's to publish. Reading its own result back is no duplicate."""
+    outcomes, published, edge = [], [], edge_of()
+    runtime = make_runtime(alexnet, edge, outcomes, publish_result=published.append)
+    runtime.start()
+    frame = TrafficScene(seed=7).frame(0)
+    runtime.on_frame(0, frame, "camera#0", 1_700_000_000_123)
+    runtime.on_decision(Decision(0, "last", "test"))
+    decide(runtime, 1, TrafficScene(seed=7).frame(1), "conv3", "test")
+    assert wait_for(lambda: len(outcomes) == 2)
+    runtime.stop()
+    assert [(r.seq, r.split, r.stamp_ns, r.frame_id) for r in published] == [(0, "last", 1_700_000_000_123, "camera#0")]
+    x, _ = alexnet.preprocess(frame)
+    with torch.inference_mode():
+        expected = alexnet.postprocess(alexnet.module(x)).topk
+    assert list(published[0].topk_classes) == list(expected.class_ids)
+    assert runtime.on_result(published[0]) and runtime.stats.duplicate_or_late_results == 0
+
+
 def test_shaper_follows_the_trace():
     shaper = LinkShaper(parse_trace("const:1MB"), origin=100.0)
     assert shaper.finish_time(101.0, 500_000) == pytest.approx(101.5)

@@ -16,6 +16,7 @@ shipped policy: its reward log, checkpoints and ``reward.png`` (``scissor testbe
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from scissor_bringup.launcher import Launcher
 from scissor_bringup.netns import Impairment, Outages, first_frame_in
 from scissor_bringup.testbed import SIDES, describe_testbed
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
-from scissor_core.config import load_config
+from scissor_core.analysis.annotated_run import AnnotatedRun
+from scissor_core.config import ScissorConfig, load_config
 from scissor_core.runtime.outcome import FrameOutcome, OutcomeTail, read_csv
 from scissor_core.runtime.traces import parse_trace
 from scissor_core.simulation.online import OnlineCurve, reward_log_path
@@ -87,6 +89,18 @@ def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss
     return "\n".join(lines)
 
 
+def annotated_summary(folder: Path, output: Path, config: ScissorConfig, camera_overrides: dict) -> str:
+    """What the run detected (from the annotator's files, when it ran), and the contact sheet
+    (OUTPUT/contact_sheet.png) and annotated video (OUTPUT/annotated.mp4, at the camera's rate) made of them."""
+    if not folder.is_dir():
+        return ""
+    run = AnnotatedRun.read(folder)
+    interval = float(camera_overrides.get("camera.interval") or config.camera.interval_for(config.model.name))
+    made = [p for p in (run.contact_sheet(output / "contact_sheet.png"), run.video(output / "annotated.mp4",
+                                                                                      1.0 / interval)) if p]
+    return "\n\n" + run.summary() + ("\n\nannotated frames: " + ", ".join(str(p) for p in made) if made else "")
+
+
 FAILED_TAIL = 80
 """Lines of a failed node's output the summary quotes (its error, or the stacks of a node that hung)."""
 
@@ -140,7 +154,11 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     log_path = output / "outcomes.csv"
     if log_path.exists():
         log_path.unlink()
-    overrides: dict[str, dict] = {"device_node": {"device.outcome_log": str(log_path)}}
+    annotated = output / "annotated"
+    if annotated.exists():
+        shutil.rmtree(annotated)
+    overrides: dict[str, dict] = {"device_node": {"device.outcome_log": str(log_path)},
+                                  "annotator_node": {"device.annotate_dir": str(annotated)}}
     if policy:
         overrides["agent_node"] = {"agent.policy": policy}
     if max_frames:
@@ -195,6 +213,7 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         summary += "\n\n" + summarise_bag(record, storage, topics)
     if two_hosts is not None:
         summary += "\n\n" + two_hosts.report()
+    summary += annotated_summary(annotated, output, load_config(config_file), overrides.get("camera_node", {}))
     summary += failed_node_tails(codes, launcher.last_lines)
     (output / "summary.md").write_text(summary + "\n")
     if outcomes:

@@ -337,6 +337,8 @@ class DeviceConfig:
     """Policy the device decides with when the agent is silent (a baseline name, as in scissor simulate)."""
     annotate: bool = True
     """Start annotator_node on the robot side: scissor/annotated, each result drawn on its camera frame."""
+    annotate_dir: str | None = None
+    """A folder annotator_node also writes each annotated frame to (<seq>.jpg) with results.jsonl, a line per result; none = publish only (scissor testbed sets OUTPUT/annotated)."""
     image_transport: Literal["raw", "compressed"] = "raw"
     """How the device and the annotator read the camera: raw (sensor_msgs/Image on camera/image_raw) or compressed (sensor_msgs/CompressedImage on camera/image_raw/compressed, image_transport's topic)."""
     edge_timeout: float = 5.0

@@ -5,7 +5,9 @@ An adapter over :class:`scissor_core.runtime.device.DeviceRuntime` (the simulato
 ``scissor/queue_state`` -> ``scissor/split_decision`` (or the fallback after
 ``device.decision_deadline``) -> device part, codec, link -> ``scissor/features`` (serialized) ->
 ``scissor/result``. Every frame read gets one ``FrameOutcome`` on ``scissor/frame_outcome`` and in
-``device.outcome_log`` (flushed per line; frames in flight at shutdown get ``shutdown``).
+``device.outcome_log`` (flushed per line; frames in flight at shutdown get ``shutdown``). A frame completed
+device-only has its result published here, as the edge publishes the others (``scissor/result`` with split
+``last``, and the vision_msgs message), so a consumer of results sees every completed frame.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from scissor_core.policies.serving import default_profile_path, serve_policy
 from scissor_core.runtime.costs import ModelProfile
 from scissor_core.runtime.device import DeviceRuntime
 from scissor_core.runtime.outcome import FrameOutcome
-from scissor_core.runtime.records import FeaturePayload
+from scissor_core.runtime.records import EdgeResult, FeaturePayload
 from scissor_core.sources.imaging import parse_frame_id
 from scissor_msgs.msg import FeatureMap, FeatureReceipt, InferenceResult, LinkState, QueueState, SplitDecision
 from scissor_msgs.msg import FrameOutcome as FrameOutcomeMsg
@@ -33,6 +35,7 @@ from scissor_ros.messages import (DECISION, LINK_STATE, OUTCOME, QUEUE_STATE, RE
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import run_and_exit
 from scissor_ros.topics import peers_on_both_ends, publisher, subscription
+from scissor_ros.vision import vision_message, vision_publisher
 
 
 class DeviceNode(Node):
@@ -47,11 +50,14 @@ class DeviceNode(Node):
         model = load_model(config)
         profile = ModelProfile.load(profile_path := default_profile_path(config, model.name))
         self.runtime = DeviceRuntime.from_config(config, model, profile, serve_policy(
-            config, profile, config.device.fallback_policy), emit=self.on_outcome, send=self.send_features)
+            config, profile, config.device.fallback_policy), emit=self.on_outcome, send=self.send_features,
+            publish_result=self.publish_local_result)
         self.features_publisher = publisher(self, FeatureMap, "scissor/features")
         self.queue_state_publisher = publisher(self, QueueState, "scissor/queue_state")
         self.link_state_publisher = publisher(self, LinkState, "scissor/link_state")
         self.outcome_publisher = publisher(self, FrameOutcomeMsg, "scissor/frame_outcome")
+        self.result_publisher = publisher(self, InferenceResult, "scissor/result")
+        self.vision_publisher = vision_publisher(self, model.task)  # None without vision_msgs
         self.decision_subscription = subscription(self, SplitDecision, "scissor/split_decision", self.on_decision)
         self.result_subscription = subscription(self, InferenceResult, "scissor/result", self.on_result)
         subscription(self, FeatureReceipt, "scissor/feature_receipt", self.on_receipt)
@@ -97,9 +103,10 @@ class DeviceNode(Node):
             candidates=list(self.runtime.costs.splits)))
 
     def edges_listening(self) -> int:
-        """Edges on the graph read scissor/features *and* write scissor/result (a recorder is not one); a
-        killed edge leaves after its participant's lease (4 s with the shipped Fast DDS profile)."""
-        return peers_on_both_ends(self.features_publisher, self.result_subscription)
+        """Edges on the graph read scissor/features *and* write scissor/result (a recorder is not one; nor is
+        this device, which writes its device-only results there); a killed edge leaves after its
+        participant's lease (4 s with the shipped Fast DDS profile)."""
+        return peers_on_both_ends(self.features_publisher, self.result_subscription, own_answers=1)
 
     def agents_listening(self) -> int:
         """Agents on the graph read scissor/queue_state *and* write scissor/split_decision."""
@@ -119,6 +126,14 @@ class DeviceNode(Node):
 
     def on_receipt(self, msg: FeatureReceipt) -> None:
         self.runtime.on_receipt(from_message(RECEIPT, msg))
+
+    def publish_local_result(self, result: EdgeResult) -> None:
+        """Publish the result of a frame run device-only (called by the compute worker)."""
+        msg = to_message(RESULT, result)
+        self.result_publisher.publish(msg)
+        if self.vision_publisher is not None:
+            model = self.runtime.model
+            self.vision_publisher.publish(vision_message(result, model.task, msg.header, model.class_names))
 
     def send_features(self, payload: FeaturePayload) -> None:
         """Publish a frame's encoded cut (called by the link worker once the link lets it through)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import faulthandler
+import io
 import logging
 import os
 import sys
@@ -41,10 +42,18 @@ def reuse_freed_memory(size: int) -> None:
 
 
 def prepare_process(config: ScissorConfig) -> None:
-    """What every scissor ROS process does before rclpy.init: transport profile, allocator, stack dumps."""
+    """What every scissor ROS process does before rclpy.init: transport profile, allocator."""
     use_fastdds_profile(config)
     reuse_freed_memory(config.ros.malloc_reuse_bytes)
-    faulthandler.register(STACKS_SIGNAL, all_threads=True)
+
+
+def print_stacks_on_signal() -> None:
+    """Print every thread's stack to stderr on :data:`STACKS_SIGNAL` (a node process; not where stderr
+    is no file, such as under a test's output capture)."""
+    try:
+        faulthandler.register(STACKS_SIGNAL, file=sys.stderr, all_threads=True)
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def use_fastdds_profile(config: ScissorConfig) -> None:
@@ -85,6 +94,7 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
     its spin() and spin_until_future_complete() without a timeout busy-loop without running callbacks.)
     """
     try:
+        print_stacks_on_signal()
         prepare_process(load_config(config_file_from_ros_args(sys.argv if args is None else args)))
         # Not `with rclpy.init()`: Jazzy's rclpy.init is no context manager.
         rclpy.init(args=list(args) if args is not None else None)

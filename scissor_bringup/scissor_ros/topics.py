@@ -55,7 +55,8 @@ def subscription(node: Node, msg_type: type, topic: str, callback: Callable[...,
                                     qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
 
-def peers_on_both_ends(requests: Publisher, answers: Subscription) -> int:
+def peers_on_both_ends(requests: Publisher, answers: Subscription, own_answers: int = 0) -> int:
     """How many peers both read what ``requests`` publishes and write what ``answers`` reads (a node that
-    only listens, such as a recorder, is not a peer; a stand-in that only answers is not one either)."""
-    return min(requests.get_subscription_count(), answers.get_publisher_count())
+    only listens, such as a recorder, is not a peer; a stand-in that only answers is not one either).
+    ``own_answers``: publishers of the answers' topic in this node itself, which are not peers."""
+    return min(requests.get_subscription_count(), answers.get_publisher_count() - own_answers)

@@ -2,8 +2,11 @@
 publishes on ``scissor/annotated``. It runs where the frames are; the edge needs only feature maps."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
+import cv2
 import numpy as np
 
 from scissor_core.runtime.records import EdgeResult
@@ -32,3 +35,34 @@ def draw_result(result: EdgeResult, frame: np.ndarray | None, frame_size: tuple[
     boxes = [Box(d.x1, d.y1, d.x2, d.y2, f"{d.class_name or d.class_id} {d.score:.2f}", d.class_id)
              for d in result.detections]
     return annotate(frame, boxes, result_lines(result, class_names))
+
+
+RESULTS_FILE = "results.jsonl"
+"""The annotator's record of every result it drew, one JSON object per line, beside the images."""
+
+
+def result_record(result: EdgeResult, on_frame: bool) -> dict:
+    """One line of :data:`RESULTS_FILE`: what a result said, and whether it was drawn on its own frame."""
+    return {"seq": result.seq, "stamp_ns": result.stamp_ns, "split": result.split, "error": result.error,
+            "on_frame": on_frame,
+            "detections": [{"class_id": d.class_id, "class": d.class_name, "score": round(d.score, 4),
+                            "box": [round(v, 1) for v in (d.x1, d.y1, d.x2, d.y2)]} for d in result.detections],
+            "topk": [[c, round(s, 4)] for c, s in zip(result.topk_classes, result.topk_scores, strict=False)]}
+
+
+class AnnotatedLog:
+    """The annotator's files (``device.annotate_dir``): each annotated image as ``<seq>.jpg`` and a line
+    of :data:`RESULTS_FILE` per result, flushed as written (a run stopped at any moment keeps what it had)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._results = (folder / RESULTS_FILE).open("a", encoding="utf-8")
+
+    def add(self, result: EdgeResult, image: np.ndarray, on_frame: bool) -> None:
+        cv2.imwrite(str(self.folder / f"{result.seq:06d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        self._results.write(json.dumps(result_record(result, on_frame)) + "\n")
+        self._results.flush()
+
+    def close(self) -> None:
+        self._results.close()

@@ -52,7 +52,7 @@ from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import DropPlace, DropReason, FrameOutcome, OutcomeLog, Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import DeviceQueues, Job, ObservedState
-from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport, Receipt
+from scissor_core.runtime.records import Decision, EdgeResult, FeaturePayload, LinkReport, Receipt, with_prediction
 from scissor_core.runtime.workers import STOP_TIMEOUT, Workers, held
 from scissor_core.runtime.traces import BandwidthEstimator, Trace, parse_trace
 from scissor_core.sources.imaging import ImageError
@@ -143,12 +143,14 @@ class DeviceRuntime:
                  emit: Callable[[FrameOutcome], None], send: Callable[[FeaturePayload], None],
                  clock: Clock = SYSTEM_CLOCK, sealer: Sealer | None = None,
                  frame_codec: CodecSpec | None = None, outcome_log: OutcomeLog | None = None,
-                 shaped: bool = True) -> None:
+                 shaped: bool = True, publish_result: Callable[[EdgeResult], None] | None = None) -> None:
         """``sealer``, when given, seals each encoded blob into the bytes that are shaped, counted and sent
         (payload encryption, :mod:`scissor_core.wire.sealing`). ``frame_codec``, when given, encodes split 0
         (``codec.frame_encoding``). ``send`` publishes a payload; ``emit`` receives every outcome, after
         ``outcome_log`` (closed by :meth:`stop`) has it. ``shaped``: hold each transmission for its bytes at
-        the trace's rate before sending (``link.shaper: app``); else send at once (a real link)."""
+        the trace's rate before sending (``link.shaper: app``); else send at once (a real link).
+        ``publish_result`` receives the result of every frame completed device-only, as the edge's would
+        look (split ``last``), so consumers of results see every completed frame."""
         if codec.label != costs.codec:
             raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
         if (frame_codec.label if frame_codec else None) != costs.frame_codec:
@@ -159,7 +161,7 @@ class DeviceRuntime:
         self._specs = {spec.label: spec for spec in (codec, frame_codec) if spec is not None}
         self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
         self.edge_silence_limit, self.edge_retry = edge_silence_limit, edge_retry
-        self.clock, self.send, self._emit_outcome = clock, send, emit
+        self.clock, self.send, self._emit_outcome, self.publish_result = clock, send, emit, publish_result
         self.sealer = sealer
         self.outcome_log = outcome_log
         self.shaped = shaped
@@ -186,7 +188,8 @@ class DeviceRuntime:
     @classmethod
     def from_config(cls, config: ScissorConfig, model: VisionModel, profile: ModelProfile, fallback: Policy, *,
                     emit: Callable[[FrameOutcome], None], send: Callable[[FeaturePayload], None],
-                    clock: Clock = SYSTEM_CLOCK) -> DeviceRuntime:
+                    clock: Clock = SYSTEM_CLOCK,
+                    publish_result: Callable[[EdgeResult], None] | None = None) -> DeviceRuntime:
         """A device with the config's codec, link, queues, reward, deadlines, sealing key and outcome log,
         the profile's cost estimates and device slowdown, and ``fallback`` deciding when the agent does not
         (mirrors :meth:`~scissor_core.simulation.simulator.Simulator.from_config`)."""
@@ -202,7 +205,8 @@ class DeviceRuntime:
             estimator_step=ln.estimator_step,
             edge_silence_limit=dev.edge_silence_limit, edge_retry=dev.edge_retry, emit=emit, send=send,
             clock=clock, sealer=Sealer(key) if key is not None else None,
-            outcome_log=OutcomeLog(config.resolve_path(dev.outcome_log)), shaped=ln.shaper == "app")
+            outcome_log=OutcomeLog(config.resolve_path(dev.outcome_log)), shaped=ln.shaper == "app",
+            publish_result=publish_result)
 
     # ---------------------------------------------------------------- life
     def start(self) -> None:
@@ -355,6 +359,8 @@ class DeviceRuntime:
         """The edge's result for a frame; False for a duplicate or late one (ignored), or another model's."""
         if result.model and result.model != self.model.name:
             return False  # another testbed's edge on the same topic
+        if result.split == DEVICE_ONLY:
+            return True  # this device's own result of a device-only frame: it reads the topic it writes
         with self._cv:
             # Any result, even one too late for its frame, shows the edge is alive (an overloaded edge
             # answers late; it is not away).
@@ -479,11 +485,15 @@ class DeviceRuntime:
         self.model.warm_up()
         while (item := self._next(lambda: q.computing is not None, lambda: bool(q.local), q.start_compute)):
             job, frame = item
+            local_result = None
             try:
                 begin = time.perf_counter()
                 frame.tensors = self.model.splitter.run_device(frame.x, job.split)
-                if job.split == DEVICE_ONLY:  # the result is consumed on the device
-                    self.model.postprocess(next(iter(frame.tensors.values())), frame.meta)
+                if job.split == DEVICE_ONLY:  # the result is made on the device
+                    prediction = self.model.postprocess(next(iter(frame.tensors.values())), frame.meta)
+                    local_result = with_prediction(EdgeResult(
+                        job.seq, self._stamp_ns(job, frame), frame.frame_id, self.model.name, DEVICE_ONLY),
+                        prediction, self.model.class_names)
                 extra = (self.slowdown - 1.0) * (time.perf_counter() - begin)
                 if extra > 0:
                     self.clock.sleep(extra, self._stop)
@@ -496,9 +506,22 @@ class DeviceRuntime:
                 if failed is not None:
                     log.error("frame %d: device part of split %s failed: %r", job.seq, job.split, failed)
                     q.abort_compute(self.clock.now(), DropReason.LOCAL_ERROR)
+                    local_result = None
                 else:
                     q.finish_compute(self.clock.now())
                 self._cv.notify_all()
+            if local_result is not None and self.publish_result is not None:
+                self._publish_local(local_result)
+
+    def _stamp_ns(self, job: Job, frame: _Frame) -> int:
+        """The stamp a frame's payload and result carry: the camera's, else the device's arrival time."""
+        return frame.stamp_ns if frame.stamp_ns else self.clock.wall_ns(job.capture)
+
+    def _publish_local(self, result: EdgeResult) -> None:
+        try:
+            self.publish_result(result)
+        except Exception as exc:  # noqa: BLE001 -- the frame has its outcome; a result that cannot go out is logged
+            log.error("frame %d: cannot publish its device-only result: %r", result.seq, exc)
 
     def _link_loop(self) -> None:
         q = self.queues
@@ -525,9 +548,8 @@ class DeviceRuntime:
             if delay > 0 and self.clock.sleep(delay, self._stop):
                 continue  # stopping: stop() drains the transmission
             try:
-                stamp_ns = frame.stamp_ns if frame.stamp_ns else self.clock.wall_ns(job.capture)
                 self.send(FeaturePayload(
-                    job.seq, stamp_ns, frame.frame_id, self.model.name, job.split, job.codec,
+                    job.seq, self._stamp_ns(job, frame), frame.frame_id, self.model.name, job.split, job.codec,
                     blob, len(blob), job.local_wait, job.local_compute, job.offload_wait,
                     self.clock.now() - job.started, *frame.size))
             except Exception as exc:  # noqa: BLE001 -- e.g. the middleware already shut down by a signal

@@ -33,7 +33,7 @@ from scissor_core.models.graph import CutError
 from scissor_core.models.registry import Prediction, VisionModel, load_model
 from scissor_core.runtime.clock import SYSTEM_CLOCK, Clock
 from scissor_core.runtime.queues import EdgeQueue
-from scissor_core.runtime.records import EdgeResult, FeaturePayload, Receipt, ResultDetection
+from scissor_core.runtime.records import EdgeResult, FeaturePayload, Receipt, with_prediction
 from scissor_core.runtime.workers import STOP_TIMEOUT, Workers, held
 from scissor_core.wire.codec import CodecError
 from scissor_core.wire.sealing import Opener, SealError, is_sealed, key_from_config
@@ -158,14 +158,7 @@ class EdgeRuntime:
         except EdgeError as exc:
             result.error = str(exc)
             return Served(result, None, exc.kind)
-        if prediction.topk is not None:
-            result.topk_classes = tuple(prediction.topk.class_ids)
-            result.topk_scores = tuple(prediction.topk.scores)
-        names = self.model.class_names
-        result.detections = tuple(
-            ResultDetection(d.class_id, names[d.class_id] if d.class_id < len(names) else "", d.score, *d.box)
-            for d in prediction.detections or ())
-        return Served(result, prediction)
+        return Served(with_prediction(result, prediction, self.model.class_names), prediction)
 
     def infer(self, payload: FeaturePayload) -> tuple[Prediction, float, float]:
         """Open, decode, run the tail, post-process: (prediction, decode s, compute s); raises EdgeError."""

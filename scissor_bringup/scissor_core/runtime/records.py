@@ -9,6 +9,7 @@ match frames by them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,19 @@ class EdgeResult:
     """Seconds from reception to the start of service (the edge's queue)."""
     error: str = ""
     """Empty when the inference ran; else ``<field>: <problem>``."""
+
+
+def with_prediction(result: EdgeResult, prediction: Any, class_names: Sequence[str]) -> EdgeResult:
+    """``result`` filled with a post-processed :class:`~scissor_core.models.registry.Prediction`: its top-k
+    classes, or its detections named from ``class_names`` (how the edge and, for a frame run device-only,
+    the device report a result)."""
+    if prediction.topk is not None:
+        result.topk_classes = tuple(prediction.topk.class_ids)
+        result.topk_scores = tuple(prediction.topk.scores)
+    result.detections = tuple(
+        ResultDetection(d.class_id, class_names[d.class_id] if d.class_id < len(class_names) else "", d.score, *d.box)
+        for d in prediction.detections or ())
+    return result
 
 
 @dataclass(slots=True)
