@@ -56,9 +56,10 @@ def domain(monkeypatch):
 
 
 def write_config(tmp_path, **sections) -> str:
-    """A testbed config for AlexNet: a fast camera of a known seed, the outcome log in tmp_path, and a queue
-    timeout T of 30 s, so that a loaded machine delays frames but does not drop them (``sections`` override)."""
-    data = {"model": {"name": "alexnet"}, "camera": {"interval": 0.12, "seed": CAMERA_SEED},
+    """A testbed config for AlexNet: a fast camera on the synthetic scene of a known seed, the outcome log
+    in tmp_path, and a queue timeout T of 30 s, so that a loaded machine delays frames but does not drop
+    them (``sections`` override)."""
+    data = {"model": {"name": "alexnet"}, "camera": {"source": "scene", "interval": 0.12, "seed": CAMERA_SEED},
             "queues": {"timeout": 30.0}, "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
     for section, body in sections.items():
         data.setdefault(section, {}).update(body)

@@ -135,3 +135,12 @@ def test_the_shipped_assets_are_fetched_and_verified():
             resolve_asset(assets.ASSET_PREFIX + name)
         except AssetMissing as exc:
             pytest.skip(str(exc))
+
+
+def test_yolov3_tiny_defaults_to_its_coco_weights_and_random_asks_for_a_random_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCISSOR_ASSET_DIR", str(tmp_path))  # not fetched here: the default's loud fallback
+    default = load_model(from_dict({"model": {"name": "yolov3-tiny", "input_size": 64}}))
+    assert "FALLBACK, not the configured asset:yolov3-tiny.weights" in default.weights_label
+    chosen = load_model(from_dict({"model": {"name": "yolov3-tiny", "input_size": 64, "weights": "random"}}))
+    assert chosen.weights_label == "random-init(seed=0)"
+    assert load_model(from_dict({"model": {"name": "alexnet"}})).weights_label == "random-init(seed=0)"

@@ -25,7 +25,7 @@ def test_camera_publishes_scene_frames_bit_exact():
         t.node.create_subscription(Image, "camera/image_raw",
                                    lambda m: received.setdefault(parse_frame_id(m.header.frame_id)[1], m), reliable)
         t.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
-        with node_process("scissor_device.camera_node", domain,
+        with node_process("scissor_device.camera_node", domain, "-p", "camera.source:=scene",
                           "-p", f"camera.max_frames:={frames}", "-p", "camera.interval:=0.1",
                           "-p", f"camera.seed:={seed}", "-p", "camera.encoding:=rgb8",
                           "-p", "camera.wait_for_subscribers:=1",
@@ -58,7 +58,7 @@ def test_camera_bursts_publish_extra_frames_back_to_back():
         t.node.create_subscription(
             Image, "camera/image_raw", lambda m: received.setdefault(
                 parse_frame_id(m.header.frame_id)[1], m.header.stamp.sec + m.header.stamp.nanosec * 1e-9), reliable)
-        with node_process("scissor_device.camera_node", domain,
+        with node_process("scissor_device.camera_node", domain, "-p", "camera.source:=scene",
                           "-p", "camera.max_frames:=12", "-p", "camera.interval:=0.3", "-p", "camera.width:=64",
                           "-p", "camera.height:=64", "-p", "camera.burst_every:=5", "-p", "camera.burst_size:=3",
                           "-p", "camera.wait_for_subscribers:=1",
@@ -94,7 +94,7 @@ def test_an_annotators_subscription_does_not_start_a_waiting_camera():
         annotator = rclpy.create_node("annotator", context=t.node.context)
         t.executor.add_node(annotator)
         probe = annotator.create_subscription(Image, "camera/image_raw", drawn.append, reliable)
-        with node_process("scissor_device.camera_node", domain,
+        with node_process("scissor_device.camera_node", domain, "-p", "camera.source:=scene",
                           "-p", f"camera.max_frames:={frames}", "-p", "camera.interval:=0.1",
                           "-p", "camera.wait_for_subscribers:=1",
                           "-p", "qos_overrides./camera/image_raw.publisher.reliability:=reliable") as camera:

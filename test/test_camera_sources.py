@@ -11,7 +11,7 @@ from scissor_core.sources.scene import TrafficScene
 
 
 def test_scene_source_is_the_seeded_scene():
-    source = open_source(CameraConfig(width=128, height=96, cars=3, seed=5))
+    source = open_source(CameraConfig(source="scene", width=128, height=96, cars=3, seed=5))
     assert isinstance(source, SceneSource)
     scene = TrafficScene(128, 96, cars=3, seed=5)
     for k in range(3):

@@ -51,6 +51,19 @@ def test_bench_commands_print_measured_tables(capsys):
     assert "| 0 | jpeg-q90 |" in out and "| conv5 | raw |" in out and "| conv5 | jpeg" not in out
 
 
+def test_bench_codec_on_a_detector_writes_the_table_frontier_and_plot(tmp_path, capsys):
+    """Two frames of the synthetic scene through YOLOv3-tiny (seeded random weights: no asset needed)."""
+    assert main(["bench", "codec", "yolov3-tiny", "--set", "model.weights=random", "--set", "model.input_size=128",
+                 "--source", "scene", "--frames", "2", "--splits", "0,4", "--codecs", "raw,raw+zstd,int8,jpeg-q90",
+                 "--output", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2 frames of synthetic traffic scene" in out and "mAP@0.5 vs fp32" in out
+    assert "| 4 | raw+zstd |" in out and "cheapest codec at agreement >= 0.99" in out and "goal (a feature-map" in out
+    rows = (tmp_path / "codec-yolov3-tiny.csv").read_text().splitlines()
+    assert rows[0].startswith("split,codec,bytes") and len(rows) == 1 + 4 + 3  # split 0: + jpeg; 4: no jpeg
+    assert (tmp_path / "codec-yolov3-tiny.png").stat().st_size > 10_000
+
+
 def test_bad_config_exits_2_with_a_message(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  wieghts: x\n")

@@ -17,8 +17,8 @@ from scissor_core.config import CONFIG_DIR
 from scissor_core.models.darknet import (FX_LEAF_MODULES, Darknet, DarknetCfgError, DarknetConv, DarknetWeightsError,
                                          Route, Shortcut, YoloLayer, build_yolov3, load_darknet_weights, parse_cfg,
                                          save_darknet_weights)
-from scissor_core.models.detection import (Detection, LetterboxInfo, average_precision_50, iou, letterbox,
-                                           load_class_names, postprocess)
+from scissor_core.models.detection import (Detection, LetterboxInfo, average_precision_50, dataset_average_precision_50,
+                                           iou, letterbox, load_class_names, postprocess)
 from scissor_core.models.graph import ScissorTracer
 
 MODELS = CONFIG_DIR / "models"
@@ -443,3 +443,14 @@ def test_iou_examples() -> None:
     assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
     assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
     assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+def test_dataset_average_precision_ranks_every_frames_predictions_together() -> None:
+    car, person = Detection(2, 0.9, (0, 0, 10, 10)), Detection(0, 0.8, (20, 20, 40, 40))
+    assert dataset_average_precision_50([([car], [car]), ([person], [person])]) == 1.0
+    # a confident false car on a frame without cars ranks above the true one: car AP 0.5, person AP 1
+    false_car = Detection(2, 0.95, (50, 50, 60, 60))
+    assert dataset_average_precision_50([([car], [car]), ([person, false_car], [person])]) == pytest.approx(0.75)
+    assert dataset_average_precision_50([([], []), ([], [])]) == 1.0
+    assert dataset_average_precision_50([([car], []), ([], [])]) == 0.0
+    assert dataset_average_precision_50([([car], [car])]) == average_precision_50([car], [car])

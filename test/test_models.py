@@ -17,10 +17,11 @@ PAPER_SPLITS = {
     "resnet18": ["0", "stem", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1",
                  "layer4.0", "layer4.1", "pool", "last"],
     "yolov3": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "last"],
+    "yolov3-tiny": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "last"],
 }
 
 
-@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3"])
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3", "yolov3-tiny"])
 def test_candidate_sets_are_the_papers(name):
     model = load_model(small_config(name))
     assert model.candidates == PAPER_SPLITS[name]
@@ -28,11 +29,14 @@ def test_candidate_sets_are_the_papers(name):
     if name == "yolov3":
         assert [crossing[s] for s in "1234"] == [1, 1, 1, 1]
         assert [crossing[s] for s in "5678"] == [3, 3, 3, 3]
+    if name == "yolov3-tiny":  # by the same rules: one tensor through the backbone, then both branches
+        assert [crossing[s] for s in "12345"] == [1, 1, 1, 1, 1]
+        assert [crossing[s] for s in "678"] == [2, 2, 2]
 
 
-@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3"])
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3", "yolov3-tiny"])
 def test_every_candidate_is_bit_identical_through_the_codec(name, traffic_frame):
-    """The paper's Table 3 check, at the models' real input sizes (416 for YOLOv3)."""
+    """The paper's Table 3 check, at the models' real input sizes (416 for the YOLOs)."""
     config = small_config(name, input_size=416 if name == "yolov3" else None)
     model = load_model(config)
     rows = verify_model(model, traffic_frame)
@@ -41,10 +45,10 @@ def test_every_candidate_is_bit_identical_through_the_codec(name, traffic_frame)
     assert len({r.summary for r in rows}) == 1
 
 
-@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3"])
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3", "yolov3-tiny"])
 def test_every_valid_cut_is_bit_identical(name):
     """Not only the candidates: every predecessor-closed device set of the traced DAG."""
-    model = load_model(small_config(name, input_size=64 if name == "yolov3" else None))
+    model = load_model(small_config(name, input_size=64 if name.startswith("yolov3") else None))
     cuts = model.graph.enumerate_cuts()
     assert len(cuts) > len(model.candidates)
     from scissor_core.models.graph import Splitter
@@ -53,7 +57,7 @@ def test_every_valid_cut_is_bit_identical(name):
     x = model.example_input(seed=1)
     with torch.inference_mode():
         reference = model.module(x)
-    step = max(1, len(cuts) // 150)  # every cut of AlexNet/ResNet18; an even sample of YOLOv3's
+    step = max(1, len(cuts) // 150)  # every cut of AlexNet/ResNet18/YOLOv3-tiny; an even sample of YOLOv3's
     for cut in cuts[::step]:
         received = decode(encode(splitter.run_device(x, cut.name), CodecSpec()))
         assert torch.equal(splitter.run_edge(received, cut.name), reference), cut.name

@@ -95,11 +95,11 @@ def test_dads_light_and_heavy_load_on_the_candidate_chain():
         assert (d, x, e) == pytest.approx((COSTS.local[k], COSTS.nbytes[k] / 1e7, COSTS.edge[k]))
 
 
-@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3"])
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "yolov3", "yolov3-tiny"])
 def test_dads_min_cut_equals_brute_force_over_every_valid_cut(name):
     """Seeded random per-node times and tensor sizes (so optima fall anywhere, multi-tensor cuts
     included) on the real DAG of each model; brute force uses SplitGraph's own cut semantics."""
-    graph = load_model(small_config(name, 64 if name == "yolov3" else None)).graph
+    graph = load_model(small_config(name, 64 if name.startswith("yolov3") else None)).graph
     cuts = graph.enumerate_cuts()
     rng = random.Random(name)
     crossing_sizes = set()

@@ -34,7 +34,8 @@ def write_config(tmp_path: Path) -> str:
     does not count), so that every frame it publishes is read (the recorder adds itself
     to that count)."""
     data = {"model": {"name": "alexnet"},
-            "camera": {"interval": 0.12, "seed": SEED, "max_frames": FRAMES, "wait_for_subscribers": 1},
+            "camera": {"source": "scene", "interval": 0.12, "seed": SEED, "max_frames": FRAMES,
+                       "wait_for_subscribers": 1},
             "agent": {"policy": "round-robin"}}
     path = tmp_path / "testbed.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -106,8 +106,8 @@ def light_config(tmp_path: Path, **sections) -> Path:
     data = {"model": {"name": "alexnet"}, "queues": {"timeout": 30.0},
             # 320x240 (230 kB) frames: best effort, the camera topic's default, loses most images over ~0.5 MB
             # over shared memory on Jazzy's Fast DDS 2.14 (rmw_fastrtps#739)
-            "camera": {"interval": 0.2, "max_frames": FRAMES, "seed": CAMERA_SEED, "wait_for_subscribers": 1,
-                       "width": 320, "height": 240},
+            "camera": {"source": "scene", "interval": 0.2, "max_frames": FRAMES, "seed": CAMERA_SEED,
+                       "wait_for_subscribers": 1, "width": 320, "height": 240},
             "device": {"outcome_log": str(tmp_path / "outcomes.csv")}}
     for section, body in sections.items():
         data.setdefault(section, {}).update(body)

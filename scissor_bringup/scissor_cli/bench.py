@@ -28,17 +28,35 @@ def cmd_bench_split(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_codec(args: argparse.Namespace) -> int:
-    from scissor_core.analysis.bench import bench_codec, format_codec_effects
-    from scissor_core.sources.scene import TrafficScene
+    from scissor_core.analysis.bench import (bench_codec, codec_frontier, format_codec_effects, format_frontier,
+                                             plot_codec_effects, write_codec_csv)
+    from scissor_core.sources.camera import open_source
 
     config, model, _ = model_and_frame(args)
-    scene = TrafficScene(seed=args.scene_seed)
-    frames = [scene.frame(i * 7) for i in range(args.frames)]
+    camera = config.camera
+    camera.source = args.source or camera.source
+    camera.seed = args.scene_seed
+    source = open_source(camera)
+    frames = []
+    while len(frames) < args.frames and (frame := source.read()) is not None:
+        frames.append(frame)
+    source.close()
     splits = args.splits.split(",") if args.splits else [s for s in model.candidates if s != DEVICE_ONLY]
     codecs = args.codecs.split(",") if args.codecs else config.profile.codecs
     rows = bench_codec(model, frames, splits, codecs, progress=not args.no_progress)
-    print(f"{args.frames} synthetic traffic frames; errors are against raw float32 transport (lossless)")
-    print(format_codec_effects(rows, model.task))
+    metric = "top-1 agreement" if model.task == "classification" else "mAP@0.5 vs fp32"
+    head = (f"# bench codec {model.name} ({model.weights_label}): {len(frames)} frames of {source.description}; "
+            f"{metric} against raw float32 transport (lossless), detections at conf {config.model.conf_threshold:g}")
+    text = "\n\n".join([head, format_codec_effects(rows, model.task),
+                         format_frontier(codec_frontier(rows, args.min_agreement), args.min_agreement, args.goal)])
+    print(text)
+    if args.output:
+        args.output.mkdir(parents=True, exist_ok=True)
+        stem = args.output / f"codec-{model.name}"
+        (stem.with_suffix(".md")).write_text(text + "\n")
+        write_codec_csv(rows, stem.with_suffix(".csv"))
+        plot_codec_effects(rows, stem.with_suffix(".png"), head.removeprefix("# "), metric)
+        print(f"wrote {stem}.md, .csv and .png")
     return 0
 
 
@@ -186,12 +204,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = bench_sub.add_parser("codec", help="bytes, encode/decode time and output error of each wire codec",
                              description="For each split and codec: mean bytes per frame, median encode/decode "
                                          "time, and the effect on the output against lossless transport (top-1 "
-                                         "agreement and max logit error, or mAP@0.5 of the detections).")
+                                         "agreement and max logit error, or mAP@0.5 over all frames of the "
+                                         "detections against the fp32 ones); then the cheapest codec per split "
+                                         "that keeps --min-agreement, against raw float32.")
     add_common(p)
-    p.add_argument("--frames", type=int, default=3, help="synthetic traffic frames to average over (default 3)")
+    p.add_argument("--frames", type=int, default=3, help="frames of the source to measure over (default 3)")
+    p.add_argument("--source", help="where the frames come from, as camera.source (default: the config's, the "
+                                    "street clip asset:bikes.mp4; scene for the synthetic scene of --scene-seed)")
     p.add_argument("--splits", help="comma-separated splits (default: every candidate but 'last')")
     p.add_argument("--codecs", help="comma-separated codec labels, e.g. raw,fp16,int8-per_channel+zstd,jpeg-q75 "
                                     "(default: profile.codecs of the config)")
+    p.add_argument("--min-agreement", type=float, default=0.99,
+                   help="agreement the frontier keeps (default 0.99: mAP@0.5 or top-1 against fp32)")
+    p.add_argument("--goal", type=float, default=8.0, help="bytes reduction over raw float32 to flag (default 8)")
+    p.add_argument("--output", type=Path, help="also write codec-MODEL.md, .csv and .png (bytes vs agreement) here")
     add_progress_option(p)
     p.set_defaults(func=cmd_bench_codec)
     p = bench_sub.add_parser("sim", help="simulator throughput: simulated frames per second",

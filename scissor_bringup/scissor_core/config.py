@@ -27,6 +27,11 @@ DEFAULT_CONFIG = CONFIG_DIR / "scissor.yaml"
 ModelName = Literal["alexnet", "resnet18", "yolov3", "yolov3-tiny"]
 DARKNET_MODELS = ("yolov3", "yolov3-tiny")
 """The models built from a Darknet cfg (detectors); the others are torchvision-style classifiers."""
+DEFAULT_WEIGHTS: dict[str, str] = {"yolov3-tiny": "asset:yolov3-tiny.weights"}
+"""The weights a model gets when ``model.weights`` is none: its pretrained file where scissor fetches one
+(``scissor assets``), else none (a seeded random init)."""
+RANDOM_WEIGHTS = "random"
+"""``model.weights: random``: a seeded random initialisation, even for a model that has default weights."""
 
 
 class ConfigError(ValueError):
@@ -37,10 +42,10 @@ class ConfigError(ValueError):
 class ModelConfig:
     """Which DNN to run and how to build it."""
 
-    name: ModelName = "yolov3"
+    name: ModelName = "yolov3-tiny"
     """Model to split: alexnet, resnet18, yolov3 or yolov3-tiny."""
     weights: str | None = None
-    """Weight file: a state_dict (.pt/.pth) or, for the Darknet models, a Darknet .weights; asset:NAME is a fetched asset (scissor assets); none = seeded random init."""
+    """Weight file: a state_dict (.pt/.pth) or, for the Darknet models, a Darknet .weights; asset:NAME is a fetched asset (scissor assets); random = a seeded random init; none = the model's default (yolov3-tiny: its COCO weights, asset:yolov3-tiny.weights; the others: random)."""
     seed: int = 0
     """Seed of the random initialisation used when no weights are given."""
     input_size: int | None = None
@@ -59,6 +64,13 @@ class ModelConfig:
     """IoU threshold of non-maximum suppression."""
     topk: int = 5
     """How many classes a classifier reports."""
+
+    @property
+    def weights_file(self) -> str | None:
+        """The weight file this config loads (none: a seeded random init), after the model's default."""
+        if self.weights == RANDOM_WEIGHTS:
+            return None
+        return self.weights or DEFAULT_WEIGHTS.get(self.name)
 
     @property
     def darknet_cfg_file(self) -> str:
@@ -187,7 +199,7 @@ class SimConfig:
 class CameraConfig:
     """The camera node: where frames come from and how they are published on camera/image_raw."""
 
-    source: str = "scene"
+    source: str = "asset:bikes.mp4"
     """scene (the synthetic traffic scene), asset:NAME (a fetched video: asset:bikes.mp4; the scene, loudly, when not fetched), bag:PATH or bag:PATH#TOPIC (a rosbag2's image topic), an image folder, a video file, a V4L2 device (/dev/video0 or 0) or a URL."""
     interval: float | None = None
     """Seconds between frames; none = the paper's interval for model.name."""
@@ -534,7 +546,7 @@ def validate(config: ScissorConfig, source: str) -> None:
     for ok, key, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {key} {message}")
-    for key, path in (("model.weights", m.weights), ("model.darknet_cfg", m.darknet_cfg),
+    for key, path in (("model.weights", m.weights_file), ("model.darknet_cfg", m.darknet_cfg),
                       ("model.class_names", m.class_names), ("ros.fastdds_profile", config.ros.fastdds_profile),
                       ("link.key_file", ln.key_file)):
         if path is not None and is_asset_reference(path):
@@ -542,6 +554,9 @@ def validate(config: ScissorConfig, source: str) -> None:
                 raise ConfigError(f"{source}: {key}: unknown asset {path!r}; known: {', '.join(ASSETS)}")
         elif path is not None and not config.resolve_path(path).is_file():
             raise ConfigError(f"{source}: {key}: file {config.resolve_path(path)} does not exist")
+    camera_source = config.camera.source
+    if is_asset_reference(camera_source) and camera_source.removeprefix(ASSET_PREFIX) not in ASSETS:
+        raise ConfigError(f"{source}: camera.source: unknown asset {camera_source!r}; known: {', '.join(ASSETS)}")
 
 
 def field_docs(cls: type) -> dict[str, str]:

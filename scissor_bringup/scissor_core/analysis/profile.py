@@ -93,15 +93,18 @@ def profile_model(model: VisionModel, frame_bgr: np.ndarray, settings: ProfileCo
 
 
 def format_profile(profile: ModelProfile) -> str:
-    """Markdown table: per split, device/edge times (median, p95) and bytes per codec."""
+    """Markdown table: per split, device/edge times (median, p95; both times the slowdown factors) and bytes
+    per codec."""
     labels = list(dict.fromkeys(label for c in profile.cuts for label in c.bytes))
+    device_x, edge_x = (float(profile.settings.get(k, 1.0)) for k in ("device_slowdown", "edge_slowdown"))
     head = "| split | tensors | device ms (p95) | edge ms (p95) | " + " | ".join(f"{b} bytes" for b in labels) + " |"
     lines = [head, "|---|---:|---:|---:|" + "---:|" * len(labels)]
     for c in profile.cuts:
         sizes = " | ".join(f"{c.bytes[b]:,}" if b in c.bytes else "-" for b in labels)
+        device_p95, edge_p95 = c.device_measured.p95 * device_x, c.edge_measured.p95 * edge_x
         lines.append(
-            f"| {c.split} | {len(c.crossing)} | {c.device_time * 1e3:.1f} ({c.device_measured.p95 * 1e3:.1f}) | "
-            f"{c.edge_time * 1e3:.1f} ({c.edge_measured.p95 * 1e3:.1f}) | {sizes} |"
+            f"| {c.split} | {len(c.crossing)} | {c.device_time * 1e3:.1f} ({device_p95 * 1e3:.1f}) | "
+            f"{c.edge_time * 1e3:.1f} ({edge_p95 * 1e3:.1f}) | {sizes} |"
         )
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ detection list against another taken as ground truth (e.g. lossy vs lossless spl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,18 +126,26 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _class_average_precision(predictions: list[Detection], references: list[Detection]) -> float:
-    """VOC all-point interpolated AP of one class (greedy matching by descending score)."""
+def _matches(predictions: list[Detection], references: list[Detection]) -> list[tuple[float, bool]]:
+    """(score, hit) of each prediction of one class on one frame: greedy matching by descending score,
+    a hit when it overlaps a not yet matched reference by IoU >= 0.5."""
     matched = [False] * len(references)
-    hits: list[bool] = []
+    out: list[tuple[float, bool]] = []
     for prediction in sorted(predictions, key=lambda d: -d.score):
         overlaps = [iou(prediction.box, reference.box) for reference in references]
-        best = int(np.argmax(overlaps))
-        hit = overlaps[best] >= IOU_THRESHOLD and not matched[best]
-        matched[best] = matched[best] or hit
-        hits.append(hit)
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        hit = best >= 0 and overlaps[best] >= IOU_THRESHOLD and not matched[best]
+        if hit:
+            matched[best] = True
+        out.append((prediction.score, hit))
+    return out
+
+
+def _voc_average_precision(scored_hits: list[tuple[float, bool]], references: int) -> float:
+    """VOC all-point interpolated AP from every prediction's (score, hit) and the reference count."""
+    hits = [hit for _, hit in sorted(scored_hits, key=lambda sh: -sh[0])]
     true_positives = np.cumsum(hits, dtype=np.float64)
-    recall = true_positives / len(references)
+    recall = true_positives / references
     precision = true_positives / np.arange(1, len(hits) + 1)
     recall = np.concatenate(([0.0], recall, [1.0]))
     precision = np.concatenate(([0.0], precision, [0.0]))
@@ -145,23 +154,24 @@ def _class_average_precision(predictions: list[Detection], references: list[Dete
     return float(np.sum((recall[steps + 1] - recall[steps]) * precision[steps + 1]))
 
 
-def average_precision_50(predictions: list[Detection], references: list[Detection]) -> float:
-    """mAP at IoU >= 0.5 of ``predictions`` against ``references`` taken as ground truth.
-
-    Mean over the classes present in ``references`` (predictions of other classes do not
-    count). 1.0 when both lists are empty; 0.0 when exactly one of them is empty (all
-    references missed, or every prediction is a false positive).
-    """
+def dataset_average_precision_50(frames: Sequence[tuple[Sequence[Detection], Sequence[Detection]]]) -> float:
+    """mAP at IoU >= 0.5 over a set of frames, each (predictions, references taken as ground truth): per
+    class, every frame's predictions matched on their own frame and ranked together (as VOC/COCO do),
+    then the mean over the classes present in the references (predictions of other classes do not
+    count). 1.0 when there are neither references nor predictions; 0.0 when exactly one kind is absent."""
+    references = [r for _, refs in frames for r in refs]
     if not references:
-        return 0.0 if predictions else 1.0
-    classes = sorted({r.class_id for r in references})
-    return float(
-        np.mean(
-            [
-                _class_average_precision(
-                    [p for p in predictions if p.class_id == c], [r for r in references if r.class_id == c]
-                )
-                for c in classes
-            ]
-        )
-    )
+        return 0.0 if any(preds for preds, _ in frames) else 1.0
+    precisions = []
+    for c in sorted({r.class_id for r in references}):
+        scored: list[tuple[float, bool]] = []
+        for preds, refs in frames:
+            scored += _matches([p for p in preds if p.class_id == c], [r for r in refs if r.class_id == c])
+        precisions.append(_voc_average_precision(scored, sum(r.class_id == c for r in references)))
+    return float(np.mean(precisions))
+
+
+def average_precision_50(predictions: list[Detection], references: list[Detection]) -> float:
+    """mAP at IoU >= 0.5 of one frame's ``predictions`` against its ``references`` (see
+    :func:`dataset_average_precision_50`)."""
+    return dataset_average_precision_50([(predictions, references)])

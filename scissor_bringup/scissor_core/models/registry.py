@@ -265,7 +265,7 @@ def build_candidates(name: str, graph: SplitGraph, cfg: ModelConfig) -> list[Cut
 def _weight_file(config: ScissorConfig) -> tuple[Path | None, str]:
     """The model's weight file (None: random init) and, when a configured asset was never fetched, the
     fallback note every report line then carries. A corrupt asset or a missing file is an error."""
-    weights = config.model.weights
+    weights = config.model.weights_file
     if not weights:
         return None, ""
     if is_asset_reference(weights):
