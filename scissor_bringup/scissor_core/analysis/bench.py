@@ -214,36 +214,52 @@ def format_frontier(points: list[FrontierPoint], min_agreement: float, goal: flo
 
 
 def plot_codec_effects(rows: list[CodecEffect], path: Path, title: str, metric: str) -> Path:
-    """Bytes per frame (log) against the agreement metric, one panel per split, each codec a labelled point."""
+    """Bytes per frame (log) against the agreement metric: one colour per split, one marker per encoding
+    (its zstd/lz4 variants: the same marker, hollow), so every split's trade-off reads on one axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     splits = list(dict.fromkeys(r.split for r in rows))
-    columns = min(5, len(splits))
-    rows_n = -(-len(splits) // columns)
-    fig, axes = plt.subplots(rows_n, columns, figsize=(3.2 * columns, 2.8 * rows_n), squeeze=False, sharey=True)
-    for ax, split in zip(axes.flat, splits, strict=False):
-        here = [r for r in rows if r.split == split]
-        ax.scatter([r.bytes for r in here], [r.agreement for r in here], s=14)
-        for r in here:
-            ax.annotate(r.codec, (r.bytes, r.agreement), fontsize=5, xytext=(2, 2), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_title(f"split {split}", fontsize=8)
-        ax.tick_params(labelsize=6)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(splits):]:
-        ax.axis("off")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(metric, fontsize=7)
-    for ax in axes[-1]:
-        ax.set_xlabel("bytes per frame", fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    colours = plt.get_cmap("tab10")
+    markers = {"raw": "o", "fp16": "s", "int8-per_tensor": "^", "int8-per_channel": "v", "int8": "^", "jpeg": "*"}
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for k, split in enumerate(splits):
+        for r in (r for r in rows if r.split == split):
+            base, _, compression = r.codec.partition("+")
+            family = "jpeg" if base.startswith("jpeg") else base
+            ax.scatter(r.bytes, r.agreement, marker=markers.get(family, "x"), s=36,
+                       facecolors="none" if compression else colours(k % 10), edgecolors=colours(k % 10))
+            if family == "jpeg":
+                ax.annotate(r.codec, (r.bytes, r.agreement), fontsize=7, xytext=(4, -3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes per frame (log)")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3, which="both")
+    split_keys = [Line2D([], [], color=colours(k % 10), marker="o", linestyle="", label=f"split {s}")
+                  for k, s in enumerate(splits)]
+    codec_keys = [Line2D([], [], color="gray", marker=m, linestyle="", label=f) for f, m in markers.items()
+                  if any((r.codec.partition("+")[0].startswith("jpeg") and f == "jpeg") or
+                         r.codec.partition("+")[0] == f for r in rows)]
+    codec_keys.append(Line2D([], [], color="gray", marker="o", markerfacecolor="none", linestyle="",
+                             label="+zstd / +lz4 (hollow)"))
+    ax.legend(handles=split_keys + codec_keys, fontsize=7, loc="lower right", ncol=2)
+    ax.set_title(title, fontsize=8, wrap=True)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
+
+
+def read_codec_csv(path: Path) -> list[CodecEffect]:
+    """The rows :func:`write_codec_csv` wrote."""
+    import csv
+
+    with path.open(newline="") as f:
+        return [CodecEffect(r["split"], r["codec"], float(r["bytes"]), float(r["encode_ms"]), float(r["decode_ms"]),
+                            float(r["max_output_error"]), float(r["agreement"])) for r in csv.DictReader(f)]
 
 
 def write_codec_csv(rows: list[CodecEffect], path: Path) -> Path:
