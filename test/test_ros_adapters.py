@@ -24,6 +24,8 @@ from scissor_ros.messages import uint8_array
 from scissor_ros.parameters import declare_config
 from scissor_ros.process import use_fastdds_profile
 
+from ros_graph import ros_env, unique_domain_id
+
 
 @pytest.fixture
 def make_node():
@@ -187,3 +189,36 @@ def test_results_as_vision_msgs_keep_the_camera_header_and_the_boxes():
     top = vision.vision_message(EdgeResult(3, 0, "", "alexnet", "0", topk_classes=(1, 5), topk_scores=(0.5, 0.25)),
                                 "classification", header, ["cat", "dog"])
     assert top.header == header and [(r.class_id, r.score) for r in top.results] == [("dog", 0.5), ("5", 0.25)]
+
+
+NODE_FAILING_IN_A_CALLBACK = """
+import sys, rclpy
+from rclpy.node import Node
+from scissor_ros.process import run
+
+class Failing(Node):
+    def __init__(self):
+        super().__init__("failing")
+        self.create_timer(0.05, self.tick)
+
+    def tick(self):
+        if sys.argv[1] == "after-shutdown":
+            rclpy.try_shutdown()  # what rclpy's SIGINT handler does, here at a known moment
+        raise RuntimeError("Unable to convert call argument '0' to Python object")
+
+sys.exit(run(Failing, []))
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("when, exits", [("after-shutdown", 0), ("while-running", 1)])
+def test_a_runtime_error_is_the_shutdown_only_once_the_context_is_down(tmp_path, when, exits):
+    """An error from a callback or a take racing SIGINT's context shutdown ends the node cleanly (seen once
+    from the annotator in CI); the same error while the context is up is a crash."""
+
+    script = tmp_path / "failing_node.py"
+    script.write_text(NODE_FAILING_IN_A_CALLBACK)
+    done = subprocess.run([sys.executable, str(script), when], env=ros_env(unique_domain_id()),
+                          capture_output=True, text=True, timeout=100)
+    assert done.returncode == exits, done.stderr
+    assert ("Unable to convert" in done.stderr) == (exits != 0)

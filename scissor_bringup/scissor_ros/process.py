@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.task import Future
 
@@ -20,8 +19,6 @@ from scissor_core.runtime.workers import STACKS_SIGNAL
 from scissor_ros.ros_args import config_file_from_ros_args
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
-RCLError = rclpy_implementation.RCLError
-"""What a publish raises once the context is shut down (re-exported by rclpy.subscription only since Kilted)."""
 
 
 def reuse_freed_memory(size: int) -> None:
@@ -110,11 +107,13 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
                     rclpy.spin(node)
                 else:
                     rclpy.spin_until_future_complete(node, done)
-            except RCLError:
+            except RuntimeError:  # rclpy's RCLError (a RuntimeError), and pybind11's conversion errors
                 if rclpy.ok():
                     raise
-                # A callback was mid-way when SIGINT/SIGTERM shut the context down: its publish
-                # failed, and the shutdown goes on as if the signal had arrived a moment earlier.
+                # A callback, or the executor's take of a message, was mid-way when SIGINT/SIGTERM shut the
+                # context down: its publish failed (RCLError), or the take did ("Unable to convert call
+                # argument '0' to Python object", seen once from the annotator in CI), and the shutdown
+                # goes on as if the signal had arrived a moment earlier.
             finally:
                 node.destroy_node()
         finally:
