@@ -141,6 +141,19 @@ def interrupt(proc: subprocess.Popen, log: Path, timeout: float = PATIENCE) -> t
     return proc.returncode, log.read_text()
 
 
+LAUNCH_EVENT_LOOP_FAULT = "Task was destroyed but it is pending!"
+"""What ``ros2 launch`` printed, from its own asyncio loop, the one time it then exited 1 although every
+node it ran had finished cleanly (a pending ``LaunchService._process_one_event`` task collected when the
+camera process ended; seen once in a fresh clone, in launch from ../shared/ros2-src)."""
+
+
+def assert_launch_ended_cleanly(code: int, out: str) -> None:
+    """``ros2 launch`` exited 0, or exited 1 from the fault of its own event loop above (its nodes are
+    checked apart, by :func:`assert_every_node_finished_cleanly`)."""
+    launch_fault = code == 1 and LAUNCH_EVENT_LOOP_FAULT in out and "_process_one_event" in out
+    assert code == 0 or launch_fault, out[-3000:]
+
+
 def assert_one_outcome_per_frame_read(out: str, outcomes: Path) -> None:
     """The device's closing line: every frame it read has its one outcome, in the log too. The camera topic
     is best effort (its default), so on a loaded machine the device may not read every frame published."""
@@ -180,7 +193,7 @@ def test_ros2_launch_of_the_installed_testbed_with_launch_arguments(workspace, t
         assert wait_for(lambda: camera_finished(log), 4 * PATIENCE), log.read_text()[-3000:]
     finally:
         code, out = interrupt(launch, log)
-    assert code == 0, out[-3000:]
+    assert_launch_ended_cleanly(code, out)
     assert_every_node_finished_cleanly(out, ["camera_node", "device_node", "edge_node", "agent_node",
                                              "annotator_node"])
     assert_one_outcome_per_frame_read(out, tmp_path / "outcomes.csv")
@@ -202,7 +215,8 @@ def test_robot_and_edge_launch_files_as_two_launches_with_a_remapped_image_topic
     finally:
         robot_code, robot_out = interrupt(robot, robot_log)
         edge_code, edge_out = interrupt(edge, edge_log)
-    assert (robot_code, edge_code) == (0, 0), (robot_out[-3000:], edge_out[-3000:])
+    assert_launch_ended_cleanly(robot_code, robot_out)
+    assert_launch_ended_cleanly(edge_code, edge_out)
     assert_every_node_finished_cleanly(robot_out, ["camera_node", "device_node", "agent_node", "annotator_node"])
     assert_every_node_finished_cleanly(edge_out, ["edge_node"])
     assert_one_outcome_per_frame_read(robot_out, tmp_path / "outcomes.csv")
