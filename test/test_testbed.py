@@ -191,8 +191,10 @@ def test_testbeds_are_isolated_by_namespace_and_domain(tmp_path, domain):
 def test_the_robot_side_and_the_edge_side_run_as_two_launches(tmp_path, domain):
     """Two hosts' worth of nodes from two launchers (here on one machine): the robot side finds the edge
     on the graph, every frame completes through it, and each side stops cleanly."""
+    # A generous decision deadline: on a loaded machine (Jazzy, in a fresh clone) the agent's first answer
+    # once came after the default 0.1 s, and the fallback ran that frame device-only.
     config_file = write_config(tmp_path, camera={"max_frames": 12, "wait_for_subscribers": 1},
-                               agent={"policy": "fixed:conv2"})
+                               agent={"policy": "fixed:conv2"}, device={"decision_deadline": 10.0})
     edge = Launcher(describe_testbed(config_file, nodes=EDGE_NODES), grace=20, output=io.StringIO())
     edge.start()
     try:
