@@ -74,3 +74,23 @@ def test_the_annotator_draws_each_result_on_its_camera_frame():
     drawn = image_to_bgr(annotated[2])
     assert annotated[2].header.frame_id == "camera#2"
     np.testing.assert_array_equal(drawn, draw_result(result(2, 2, detections=(CAR,)), frame))
+
+
+def test_the_annotators_files_give_the_summary_contact_sheet_and_video(tmp_path):
+    """What the testbed reads back: a results.jsonl line and an image per result; a cut-off last line skipped."""
+    from scissor_core.analysis.annotated_run import AnnotatedRun
+    from scissor_core.runtime.annotation import RESULTS_FILE, AnnotatedLog
+
+    log = AnnotatedLog(tmp_path)
+    frame = TrafficScene(seed=2).frame(0)
+    for seq in range(3):
+        log.add(result(seq, seq, detections=(CAR,) if seq else ()), draw_result(result(seq, seq), frame), True)
+    log.close()
+    with (tmp_path / RESULTS_FILE).open("a") as f:
+        f.write('{"seq": 3, "spl')  # a stop mid-write
+    run = AnnotatedRun.read(tmp_path)
+    assert run.drawn() == [0, 1, 2]
+    assert "annotated results: 3 (3 drawn on their own frame" in run.summary()
+    assert "detections per frame: mean 0.67, max 1" in run.summary() and "classes seen: car x2" in run.summary()
+    assert run.contact_sheet(tmp_path / "sheet.png").stat().st_size > 10_000
+    assert run.video(tmp_path / "run.mp4", 2.0).stat().st_size > 1_000

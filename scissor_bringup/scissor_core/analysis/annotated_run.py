@@ -37,6 +37,10 @@ class AnnotatedRun:
     def image(self, seq: int) -> Path:
         return self.folder / f"{seq:06d}.jpg"
 
+    def drawn(self) -> list[int]:
+        """The seqs whose annotated image is on disk, in order."""
+        return [s for s in self.records if self.image(s).is_file()]
+
     def summary(self) -> str:
         """Markdown lines: results drawn, detections per frame, classes seen (or top-1 classes)."""
         ran = [r for r in self.records.values() if not r.get("error")]
@@ -61,7 +65,7 @@ class AnnotatedRun:
     def contact_sheet(self, output: Path, count: int = 12, columns: int = 4, width: int = 320) -> Path | None:
         """A grid of ``count`` annotated frames sampled evenly over the run, each ``width`` px wide (PNG);
         None when there are no images."""
-        seqs = [s for s in self.records if self.image(s).is_file()]
+        seqs = self.drawn()
         if not seqs:
             return None
         picked = [seqs[round(i * (len(seqs) - 1) / max(1, count - 1))] for i in range(min(count, len(seqs)))]
@@ -75,7 +79,7 @@ class AnnotatedRun:
 
     def video(self, output: Path, fps: float) -> Path | None:
         """Every annotated frame in seq order as an MP4 (mp4v) at ``fps``; None when there are no images."""
-        seqs = [s for s in self.records if self.image(s).is_file()]
+        seqs = self.drawn()
         if not seqs:
             return None
         first = cv2.imread(str(self.image(seqs[0])))
