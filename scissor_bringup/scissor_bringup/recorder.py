@@ -25,13 +25,15 @@ then :meth:`Recorder.stop` takes what is still queued and closes the bag (writin
 when the run ends with an exception. ``python -m scissor_bringup.recorder DIR`` runs it alone (e.g. next to
 ``ros2 launch``) until SIGINT / SIGTERM, then closes the bag the same way.
 
-Its subscriptions join the ROS graph, and two nodes count subscribers: the camera's
+Its subscriptions join the ROS graph, and two nodes count readers: the camera's
 ``camera.wait_for_subscribers`` (``run_testbed`` raises it by one when recording, so the camera also waits
-for the recorder and none of its frames is lost to the bag) and the device, which takes any
-``scissor/queue_state`` subscriber for an agent: the recorder subscribes to ``scissor/queue_state`` only once
-an agent offers ``scissor/split_decision`` (the device publishes no QueueState before an agent listens).
-The camera subscription comes last, once the camera's publisher is known (its QoS decides how it is
-recorded) and every other subscription has matched a publisher (or after ``CAMERA_AFTER`` s): the camera
+for the recorder and none of its frames is lost to the bag) and the device, which takes a peer that reads
+``scissor/queue_state`` *and* writes ``scissor/split_decision`` for an agent (a recorder writes nothing, so it
+is never one). Every subscription but the camera's exists before the first node starts, so each node's
+writers match the recorder while that node starts up: a subscription made only when an agent appeared
+lost frame 0's QueueState once in CI, the device publishing it before its writer had matched that late
+reader. The camera subscription comes last, once the camera's publisher is known (its QoS decides how it
+is recorded) and every other subscription has matched a publisher (or after ``CAMERA_AFTER`` s): the camera
 waits for it, so the first frame only leaves once the recorder hears the device, edge and agent too, and
 the bag holds every frame's messages.
 
@@ -100,12 +102,9 @@ RECORDED: tuple[RecordedTopic, ...] = (
 )
 """What a testbed recording holds (``scissor/annotated`` is left out: it repeats the camera's frames, and a
 second image topic would make ``scissor replay`` ask which one)."""
-AGENT_TOPIC = "scissor/split_decision"
 CAMERA = "camera/image_raw"
 CAMERA_AFTER = 15.0
 """Seconds after which the camera is recorded even if some topic has no publisher (e.g. no agent)."""
-DEFERRED = "scissor/queue_state"
-"""Subscribed to once :data:`AGENT_TOPIC` has a publisher (see the module docstring)."""
 
 
 class RecordError(ValueError):
@@ -167,7 +166,7 @@ class Recorder:
 
     # ----------------------------------------------------------------- control (any thread)
     def start(self, timeout: float = 30.0) -> None:
-        """Open the bag and subscribe; returns once every subscription (but the deferred one) exists."""
+        """Open the bag and subscribe; returns once every subscription (but the camera's) exists."""
         prepare_process(load_config())  # the nodes' Fast DDS transports (set before the participant exists)
         self._thread = threading.Thread(target=self._main, name="recorder", daemon=True)
         self._thread.start()
@@ -230,7 +229,6 @@ class Recorder:
 
     def _record(self, node, executor: SingleThreadedExecutor, writer: Writer) -> None:
         store = cdr.typestore()
-        deferred: list[tuple[RecordedTopic, Connection]] = []
         camera: list[tuple[RecordedTopic, Connection]] = []
         subscriptions = []
         for recorded in RECORDED:
@@ -238,24 +236,16 @@ class Recorder:
             connection = writer.add_connection(bag_topic, recorded.msgtype, typestore=store,
                                                offered_qos_profiles=[offered_qos(recorded.topic)])
             self.counts[bag_topic] = 0
-            if recorded.topic == DEFERRED:
-                deferred.append((recorded, connection))
-            elif recorded.topic == CAMERA:
+            if recorded.topic == CAMERA:
                 camera.append((recorded, connection))
             else:
                 subscriptions.append(self._subscribe(node, writer, recorded, connection))
-        agent_topic = node.resolve_topic_name(AGENT_TOPIC)
         started = time.monotonic()
-
-        def subscribe_once_an_agent_decides() -> None:
-            if deferred and node.count_publishers(agent_topic) > 0:
-                subscriptions.append(self._subscribe(node, writer, *deferred.pop()))
-                timer.cancel()
 
         def subscribe_camera_once_the_rest_is_heard() -> None:
             # The camera's own offer must be known too: its QoS decides how it is recorded.
             offers = node.get_publishers_info_by_topic(node.resolve_topic_name(CAMERA))
-            matched = bool(offers) and not deferred and all(sub.get_publisher_count() > 0 for sub in subscriptions)
+            matched = bool(offers) and all(sub.get_publisher_count() > 0 for sub in subscriptions)
             if camera and (matched or time.monotonic() - started >= CAMERA_AFTER):
                 # A camera made reliable (a QoS override) is recorded reliably: no frame is lost while
                 # this side of the match completes. A best-effort one only matches a best-effort reader.
@@ -264,7 +254,6 @@ class Recorder:
                 self._subscribe(node, writer, *camera.pop(), reliable=reliable)
                 camera_timer.cancel()
 
-        timer = node.create_timer(0.05, subscribe_once_an_agent_decides)
         camera_timer = node.create_timer(0.05, subscribe_camera_once_the_rest_is_heard)
         node.get_logger().info(f"recording {len(RECORDED)} topics to {self.path} ({self.storage})")
         self._ready.set()
