@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 
 import pytest
 
@@ -10,7 +11,7 @@ from scissor_cli.main import main
 from scissor_core.analysis.calibrate import calibrate, calibrate_file
 from scissor_core.analysis.evaluate import (ALL_POLICIES, BASELINES, clairvoyant_reference, improvement,
                                             improvements, oracle_gaps, run_policy)
-from scissor_core.analysis.experiments import EXPERIMENTS, MODELS
+from scissor_core.analysis.experiments import CODEC_MODEL, CODEC_TRACES, EXPERIMENTS, MODELS
 from scissor_core.analysis.metrics import RunMetrics
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.policies.a2c import A2CPolicy
@@ -121,6 +122,8 @@ def toy_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("profiles")
     for model in MODELS:
         toy_profile(model).save(root / f"{model}-paper.json")
+    # codec-choice runs the measured YOLOv3-tiny profile (its codec table's splits): the shipped one
+    shutil.copy(CONFIG_DIR / "profiles" / f"{CODEC_MODEL}.json", root / f"{CODEC_MODEL}.json")
     return root
 
 
@@ -132,7 +135,7 @@ TINY = ["--frames", "200", "--seeds", "2", "--train-seeds", "2", "--episodes", "
 def test_experiment_end_to_end(name, toy_dir, tmp_path_factory, capsys):
     results = tmp_path_factory.getbasetemp() / "results"  # shared: the trained policies are cached across tests
     assert main(["experiment", name, "--profile-dir", str(toy_dir), "--results", str(results), *TINY]) == 0
-    out = results / name / "paper"
+    out = results / name / ("measured" if name == "codec-choice" else "paper")
     for suffix in ("csv", "md", "png"):
         assert (out / f"{name}.{suffix}").stat().st_size > 0
     with (out / f"{name}.csv").open() as f:
@@ -141,6 +144,11 @@ def test_experiment_end_to_end(name, toy_dir, tmp_path_factory, capsys):
     if name == "fig9":
         assert {r["policy"] for r in rows} == set(ALL_POLICIES)
         assert {r["model"] for r in rows} == set(MODELS)
+    if name == "codec-choice":  # every policy on each link, with one codec and with the codec chosen
+        assert {(r["link.trace"], r["codec"]) for r in rows} == {
+            (trace, mode) for _, trace in CODEC_TRACES for mode in ("one codec (raw)", "chosen, mAP >= 0.98")}
+        jpeg = {r["codec"]: float(r["accuracy"]) for r in rows if r["policy"] == "edge-only-jpeg"}
+        assert jpeg["chosen, mAP >= 0.98"] >= 0.98 > jpeg["one codec (raw)"]  # equal accuracy only when chosen
     if name == "fig13":
         assert (out / "yolov3" / "rewards.png").is_file()
         assert len(rows) == 2 * len(MODELS)

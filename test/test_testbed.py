@@ -207,3 +207,36 @@ def test_the_robot_side_and_the_edge_side_run_as_two_launches(tmp_path, domain):
     assert edge_codes["edge"] in (0, -2), edge.output.getvalue()[-2000:]
     assert sorted(o.seq for o in run.outcomes) == list(range(12)), run.summary
     assert all(o.completed and o.split == "conv2" for o in run.outcomes), run.summary
+
+
+def test_the_codec_chosen_with_the_split_runs_live(tmp_path, domain):
+    """``codec.min_map`` in the live testbed: the agent names (split, codec) options, the device encodes each
+    frame with its option's codec, the edge decodes it from the wire format alone. The table is test data
+    (AlexNet has no accuracy table); the floor keeps all but one of its rows."""
+    from scissor_core.runtime.codec_table import CodecEffect, write_codec_csv
+
+    # split, codec, bytes, encode ms, decode ms, agreement: no pair is both bigger and slower than another
+    rows = [CodecEffect(split, codec, size, ms, ms, 0.0, agreement) for split, codec, size, ms, agreement in [
+        ("0", "jpeg-q80", 10_000, 5.0, 0.97), ("0", "raw", 600_000, 0.2, 1.0),
+        ("conv2", "int8-per_tensor+zstd", 20_000, 3.0, 0.96), ("conv2", "fp16", 90_000, 1.0, 0.999),
+        ("conv5", "raw+lz4", 9_000, 1.0, 1.0), ("conv5", "int8-per_channel", 3_000, 0.5, 0.5)]]
+    table = write_codec_csv(rows, tmp_path / "alexnet-codecs.csv")
+    config_file = write_config(tmp_path, camera={"max_frames": 30}, agent={"policy": "round-robin"},
+                               codec={"min_map": 0.95, "table": str(table)})
+    options = SplitCosts.for_config(ModelProfile.load(default_profile_path(load_config(config_file), "alexnet")),
+                                    load_config(config_file).codec).splits
+    assert options == ("0@jpeg-q80", "0@raw", "conv2@int8-per_tensor+zstd", "conv2@fp16", "conv5@raw+lz4", "last")
+    log = tmp_path / "outcomes.csv"
+    codes, output = run_nodes(config_file, ("camera_node", "device_node", "edge_node", "agent_node"), 90,
+                              stop_when=lambda: log.exists() and log.read_text().count("\n") > 20)
+    assert all(code in (0, -2) for code in codes.values()), (codes, output[-3000:])
+    outcomes = read_csv(log)
+    assert_one_outcome_per_frame_read(outcomes, output)
+    completed = [o for o in outcomes if o.completed]
+    sent = {(o.split, o.codec) for o in completed}
+    assert sent == {("0", "jpeg-q80"), ("0", "raw"), ("conv2", "int8-per_tensor+zstd"), ("conv2", "fp16"),
+                    ("conv5", "raw+lz4"), ("last", "")}, output[-3000:]
+    by_pair = {(o.split, o.codec): o.bytes_sent for o in completed}
+    # the real encoded sizes differ by codec (the table's bytes are only estimates)
+    assert by_pair[("0", "jpeg-q80")] < by_pair[("0", "raw")] / 10
+    assert by_pair[("conv2", "int8-per_tensor+zstd")] < by_pair[("conv2", "fp16")]

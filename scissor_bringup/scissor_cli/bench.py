@@ -29,7 +29,8 @@ def cmd_bench_split(args: argparse.Namespace) -> int:
 
 def cmd_bench_codec(args: argparse.Namespace) -> int:
     from scissor_core.analysis.bench import (bench_codec, codec_frontier, format_codec_effects, format_frontier,
-                                             plot_codec_effects, write_codec_csv)
+                                             plot_codec_effects)
+    from scissor_core.runtime.codec_table import write_codec_csv
     from scissor_core.sources.camera import open_source
 
     config, model, _ = model_and_frame(args)

@@ -15,6 +15,7 @@ from scissor_core.models.registry import MODEL_NAMES
 def cmd_simulate(args: argparse.Namespace) -> int:
     from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
     from scissor_core.policies import make_policy
+    from scissor_core.runtime.costs import SplitCosts
     from scissor_core.runtime.outcome import write_csv
     from scissor_core.runtime.traces import parse_trace
     from scissor_core.simulation.simulator import Simulator
@@ -26,10 +27,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
           f"(mean {trace.mean_rate() / 1e6:.3g} MB/s); interval {sim_cfg.interval_for(model):g} s, "
           f"T {config.queues.timeout_for(model):g} s, w {config.reward.w:g}, F {config.reward.drop_penalty:g}, "
           f"{sim_cfg.frames} frames, seed {sim_cfg.seed}")
+    # codec.min_map: every policy chooses (split, codec) options of the codec table; --codec is then unused
+    chosen_codecs = SplitCosts.for_config(profile, config.codec) if config.codec.min_map is not None else None
     rows = {}
     for name in names:
         policy = make_policy(name, profile, codec=args.codec, w=config.reward.w,
-                             frame_interval=sim_cfg.interval_for(model))
+                             frame_interval=sim_cfg.interval_for(model), costs=chosen_codecs)
         outcomes = Simulator.from_config(config, policy, trace).run(sim_cfg.frames)
         rows[name] = RunMetrics.of(outcomes)
         stem = args.output / f"{model}-{name.replace(':', '_')}"
@@ -171,7 +174,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(bytes/frame, delays, p50/p95/p99, drop rate, system cost, frames/s) and writes "
                                    "one CSV of FrameOutcome records and one PNG of delay over time per policy.")
     add_simulation_options(p, frames=None, policy="greedy")
-    p.add_argument("--codec", default="raw", help="wire codec label whose profiled bytes are sent (default raw)")
+    p.add_argument("--codec", default="raw", help="wire codec label whose profiled bytes are sent (default raw; "
+                   "unused with codec.min_map, where every policy chooses the codec with the split)")
     p.add_argument("--output", type=Path, default=Path("results/simulate"),
                    help="folder for MODEL-POLICY.csv/.png (default results/simulate)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")

@@ -95,6 +95,14 @@ class CodecConfig:
     frame_encoding: Literal["same", "jpeg"] = "same"
     """How split 0 sends the camera frame: same = like every split (the encoding above), jpeg = JPEG at
     jpeg_quality, so that every policy chooses between a JPEG frame and the other splits' feature maps."""
+    min_map: float | None = None
+    """None: every frame is sent with the codec above. A value in (0, 1]: the codec is chosen with the split,
+    per frame, among the (split, codec) pairs of ``table`` whose measured agreement with lossless transport
+    (mAP@0.5 against the fp32 detections; top-1 agreement for a classifier) is at least this; the encoding
+    settings above are then unused."""
+    table: str | None = None
+    """The codec bench's CSV (``scissor bench codec MODEL --output DIR``) read with ``min_map``; none =
+    config/codecs/MODEL.csv."""
 
 
 @dataclass
@@ -498,6 +506,7 @@ def validate(config: ScissorConfig, source: str) -> None:
         (m.topk >= 1, "model.topk", "must be at least 1"),
         (1 <= c.jpeg_quality <= 100, "codec.jpeg_quality", "must be in 1..100"),
         (1 <= c.zstd_level <= 22, "codec.zstd_level", "must be in 1..22"),
+        (c.min_map is None or 0.0 < c.min_map <= 1.0, "codec.min_map", "must be in (0, 1]"),
         (p.runs >= 1, "profile.runs", "must be at least 1"),
         (p.warmup >= 0, "profile.warmup", "must be non-negative"),
         (p.device_threads >= 1, "profile.device_threads", "must be at least 1"),
@@ -548,7 +557,7 @@ def validate(config: ScissorConfig, source: str) -> None:
             raise ConfigError(f"{source}: {key} {message}")
     for key, path in (("model.weights", m.weights_file), ("model.darknet_cfg", m.darknet_cfg),
                       ("model.class_names", m.class_names), ("ros.fastdds_profile", config.ros.fastdds_profile),
-                      ("link.key_file", ln.key_file)):
+                      ("link.key_file", ln.key_file), ("codec.table", c.table)):
         if path is not None and is_asset_reference(path):
             if path.removeprefix(ASSET_PREFIX) not in ASSETS:  # fetched or not is the loader's to say
                 raise ConfigError(f"{source}: {key}: unknown asset {path!r}; known: {', '.join(ASSETS)}")

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from scissor_core.analysis.timing import torch_threads
 from scissor_core.models.registry import EDGE_ONLY, VisionModel
+from scissor_core.runtime.codec_table import CodecEffect
 
 
 @dataclass(frozen=True)
@@ -76,25 +77,6 @@ def format_split_overhead(rows: list[SplitOverhead], goal: float) -> str:
     lines.append(f"\nworst ratio {worst.ratio:.4f} at split {worst.split} (goal <= {goal}); "
                  f"median over splits {np.median([r.ratio for r in rows]):.4f}")
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class CodecEffect:
-    """Size, speed and output error of one codec at one split, over a set of frames."""
-
-    split: str
-    codec: str
-    bytes: float
-    """Mean encoded bytes per frame."""
-    encode_ms: float
-    """Median encode time (ms)."""
-    decode_ms: float
-    """Median decode time (ms)."""
-    max_output_error: float
-    """Largest |output - lossless output| over frames (logits or raw detections)."""
-    agreement: float
-    """Classifier: top-1 agreement with the lossless output; detector: mAP@0.5 over all frames against the
-    lossless (fp32) detections taken as ground truth."""
 
 
 @torch.inference_mode()
@@ -250,25 +232,4 @@ def plot_codec_effects(rows: list[CodecEffect], path: Path, title: str, metric: 
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
-    return path
-
-
-def read_codec_csv(path: Path) -> list[CodecEffect]:
-    """The rows :func:`write_codec_csv` wrote."""
-    import csv
-
-    with path.open(newline="") as f:
-        return [CodecEffect(r["split"], r["codec"], float(r["bytes"]), float(r["encode_ms"]), float(r["decode_ms"]),
-                            float(r["max_output_error"]), float(r["agreement"])) for r in csv.DictReader(f)]
-
-
-def write_codec_csv(rows: list[CodecEffect], path: Path) -> Path:
-    import csv
-
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["split", "codec", "bytes", "encode_ms", "decode_ms", "max_output_error", "agreement"])
-        for r in rows:
-            writer.writerow([r.split, r.codec, f"{r.bytes:.1f}", f"{r.encode_ms:.3f}", f"{r.decode_ms:.3f}",
-                             f"{r.max_output_error:.6g}", f"{r.agreement:.6f}"])
     return path

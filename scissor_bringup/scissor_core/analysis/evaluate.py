@@ -62,7 +62,7 @@ class Evaluation:
     breakdown: dict[str, float]
     """Mean seconds per stage (:data:`STAGES`) over the completed frames of all seeds."""
     split_share: dict[str, float]
-    """Fraction of all frames processed with each split."""
+    """Fraction of all frames processed with each split (each ``SPLIT@CODEC`` option with ``codec.min_map``)."""
 
 
 def summarise(runs: Sequence[RunMetrics]) -> RunMetrics:
@@ -96,9 +96,9 @@ def build_policy(name: str, config: ScissorConfig, profile: ModelProfile, a2c_fi
             raise ValueError("evaluating a2c needs a policy file")
         return A2CPolicy.load(a2c_file, SplitCosts.for_config(profile, config.codec))
     tensor_codec, frame_codec = codec_labels(config.codec)
-    return make_policy(name, profile, codec=tensor_codec, frame_codec=frame_codec,
-                       w=config.reward.w,
-                       frame_interval=config.sim.interval_for(profile.model))
+    return make_policy(name, profile, codec=tensor_codec, frame_codec=frame_codec, w=config.reward.w,
+                       frame_interval=config.sim.interval_for(profile.model),
+                       costs=SplitCosts.for_config(profile, config.codec))
 
 
 def run_policy(name: str, config: ScissorConfig, profile: ModelProfile, seed: int, frames: int,
@@ -119,6 +119,7 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
     results = {}
     bar = tqdm(total=len(names) * len(seeds), desc=f"evaluate {profile.model}", unit="run", disable=not progress,
                leave=False)
+    costs = SplitCosts.for_config(profile, config.codec)
     for name in names:
         runs, outcomes = [], []
         for seed in seeds:
@@ -128,7 +129,7 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
             bar.update()
         splits: dict[str, int] = {}
         for o in outcomes:
-            splits[o.split] = splits.get(o.split, 0) + 1
+            splits[costs.candidate(o.split, o.codec)] = splits.get(costs.candidate(o.split, o.codec), 0) + 1
         results[name] = Evaluation(name, tuple(runs), summarise(runs), latency_breakdown(outcomes),
                                    {s: n / len(outcomes) for s, n in splits.items()})
     bar.close()

@@ -17,7 +17,9 @@ Settings (docs/design.md §1 defaults from the config, one change per sweep):
   ``table4``: latency breakdown of the learned policy of each model;
   ``oracle-gap``: every policy's system cost over the best clairvoyant policy's (the per-frame oracle or
   the best single split in hindsight); ``lte`` (beyond the paper): every model on the ATT LTE uplink
-  trace with split 0 sending the JPEG frame (``codec.frame_encoding: jpeg``).
+  trace with split 0 sending the JPEG frame (``codec.frame_encoding: jpeg``); ``codec-choice`` (beyond the
+  paper, YOLOv3-tiny): every policy with one codec and with the codec chosen with the split at a mAP floor,
+  against edge-only JPEG at equal accuracy.
 - A setting that needs A2C trains it (``agent`` section of the config,
   ``train_seeds`` seeds, the median run kept) and caches the policy file and
   the reward curves under ``RESULTS/policies/``, keyed by a hash of the
@@ -29,6 +31,7 @@ Settings (docs/design.md §1 defaults from the config, one change per sweep):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +47,7 @@ from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, IMPROVEMENT_METRI
 from scissor_core.analysis.metrics import RunMetrics, format_table
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
-from scissor_core.runtime.costs import ModelProfile
+from scissor_core.runtime.costs import ModelProfile, codec_table_path
 from scissor_core.simulation.train import TrainRun, summarise, train, write_curves
 from scissor_core.wire.codec import codec_labels
 
@@ -153,8 +156,11 @@ class Plan:
 
 def _training_key(config: ScissorConfig, profile_path: Path) -> str:
     """Hash of the profile's content and of every config section training or evaluation depends on."""
+    table = codec_table_path(config.codec, config.model.name) if config.codec.min_map is not None else None
     data = {"profile": hashlib.sha256(profile_path.read_bytes()).hexdigest(), "model": config.model.name,
             **dict(zip(("codec", "frame_codec"), codec_labels(config.codec))),
+            **({"min_map": config.codec.min_map, "table": hashlib.sha256(table.read_bytes()).hexdigest()}
+               if table else {}),
             **{s: asdict(getattr(config, s)) for s in ("queues", "reward", "link", "sim", "agent")}}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -307,7 +313,65 @@ def oracle_gap(plan: Plan) -> tuple[list[Path], str]:
                                             f"Oracle gap ({plan.profiles} profiles)")), markdown
 
 
+CODEC_MODEL = "yolov3-tiny"
+"""The model of ``codec-choice``: the one with real weights, so its codec table's accuracy is real."""
+CODEC_FLOOR = 0.98
+"""``codec.min_map`` of ``codec-choice``."""
+CODEC_TRACES: tuple[tuple[str, str], ...] = (("5 MB/s", "const:5MB"), ("ATT LTE", LTE_TRACE),
+                                              ("80 kB/s", "const:80kB"))
+"""Links of ``codec-choice``: fast, a real LTE uplink, and one too slow for the smallest JPEG at the floor."""
+
+
+def codec_choice(plan: Plan) -> tuple[list[Path], str]:
+    """[real-models] The codec chosen with the split, against edge-only JPEG at equal accuracy (YOLOv3-tiny,
+    its codec table ``config/codecs/yolov3-tiny.csv``). On each link every policy runs twice: with the config's
+    one codec (raw float32, lossless; edge-only-jpeg then sends JPEG q90, which is *less* accurate), and with
+    ``codec.min_map`` = :data:`CODEC_FLOOR`, where every policy chooses (split, codec) pairs of the table at
+    that mAP or better and edge-only-jpeg sends the smallest JPEG that reaches it. Accuracy column: the
+    share-weighted mAP agreement of the pairs each policy sent (device-only and raw frames: 1). The paper has
+    no YOLOv3-tiny, so this runs on the measured profile whatever ``--profiles`` says."""
+    from scissor_core.policies import JPEG_CODEC
+    from scissor_core.runtime.codec_table import read_codec_csv
+
+    plan = dataclasses.replace(plan, profiles="measured", _evaluations={})  # no paper calibration of this model
+    model, groups, rows, tables, costs = CODEC_MODEL, {}, [], [], []
+    table_path = codec_table_path(plan.setting(model, {"codec.min_map": CODEC_FLOOR}).codec, model)
+    agreement = {(r.split, r.codec): r.agreement for r in read_codec_csv(table_path)}
+
+    def accuracy(policy: str, ev: Evaluation, chosen: bool) -> float:
+        if not chosen:  # raw float32 is lossless; only edge-only-jpeg sends something else
+            return agreement[(EDGE_ONLY, JPEG_CODEC)] if policy == "edge-only-jpeg" else 1.0
+        return sum(share * agreement.get(tuple(option.split("@", 1)), 1.0) for option, share in
+                   ev.split_share.items())
+
+    for label, trace in tqdm(CODEC_TRACES, desc="codec-choice", unit="link", disable=not plan.progress):
+        for mode, overrides in (("one codec (raw)", {}), (f"chosen, mAP >= {CODEC_FLOOR:g}",
+                                                         {"codec.min_map": CODEC_FLOOR})):
+            evaluations = plan.evaluate(plan.setting(model, {"link.trace": trace, **overrides}))
+            group = f"{label}, {mode}"
+            groups[group] = _summaries(evaluations)
+            rows += [{**row, "accuracy": accuracy(row["policy"], evaluations[row["policy"]], bool(overrides))}
+                     for row in metrics_rows({"model": model, "link.trace": trace, "codec": mode}, evaluations)]
+            costs.append((group, {name: (ev.summary.system_cost, accuracy(name, ev, bool(overrides)))
+                                  for name, ev in evaluations.items()}))
+            shares = markdown_table(["policy", "pairs sent (share of frames)"],
+                                    [[name, ", ".join(f"{k} {v:.0%}" for k, v in sorted(
+                                        ev.split_share.items(), key=lambda kv: -kv[1])[:4])]
+                                     for name, ev in evaluations.items()])
+            tables.append(f"## {group}\n\n{format_table(groups[group])}\n\n{shares}")
+    policies = list(dict.fromkeys(name for _, by in costs for name in by))
+    summary = markdown_table(["policy", *(f"{g}: cost (mAP)" for g, _ in costs)],
+                             [[name, *(f"{by[name][0]:.3f} ({by[name][1]:.3f})" if name in by else "-"
+                                       for _, by in costs)] for name in policies])
+    markdown = (plan.header(f"Codec chosen with the split vs edge-only JPEG at equal accuracy ({model}, "
+                            f"mAP floor {CODEC_FLOOR:g}, table {table_path})", [model])
+                + "\n## System cost (accuracy of what was sent) per link and codec mode\n\n" + summary
+                + "\n\n" + "\n\n".join(tables))
+    return plan.write("codec-choice", rows, markdown,
+                      lambda p: plot_bars(groups, p, f"codec-choice ({plan.profiles} profiles)")), markdown
+
+
 EXPERIMENTS: dict[str, Callable[[Plan], tuple[list[Path], str]]] = {
     "fig9": fig9, "fig10": fig10, "fig11": fig11, "fig12": fig12, "fig13": fig13,
-    "table2": table2, "table4": table4, "oracle-gap": oracle_gap, "lte": lte,
+    "table2": table2, "table4": table4, "oracle-gap": oracle_gap, "lte": lte, "codec-choice": codec_choice,
 }

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scissor_core.runtime.costs import option_name
 from scissor_core.runtime.outcome import FrameOutcome
 
 
@@ -83,10 +84,15 @@ class RunMetrics:
 
 
 def per_split(outcomes: Iterable[FrameOutcome]) -> dict[str, RunMetrics]:
-    """Metrics of each split's frames, in order of first use."""
+    """Metrics of each split's frames, in order of first use; a split whose frames were sent with several
+    codecs (``codec.min_map``) gets one row per ``SPLIT@CODEC``."""
+    outcomes = list(outcomes)
+    codecs: dict[str, set[str]] = {}
+    for o in outcomes:
+        codecs.setdefault(o.split, set()).add(o.codec)
     groups: dict[str, list[FrameOutcome]] = {}
     for o in outcomes:
-        groups.setdefault(o.split, []).append(o)
+        groups.setdefault(option_name(o.split, o.codec) if len(codecs[o.split]) > 1 else o.split, []).append(o)
     return {split: RunMetrics.of(group) for split, group in groups.items()}
 
 

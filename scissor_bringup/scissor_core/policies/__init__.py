@@ -11,6 +11,7 @@ from scissor_core.policies.baselines import (DDP, FixedSplit, Greedy, RoundRobin
                                              edge_only_jpeg, predict_delay)
 from scissor_core.policies.dads import Dads, DagCosts, heavy_load_cut, min_cut
 from scissor_core.policies.oracle import Oracle
+from scissor_core.models.registry import EDGE_ONLY
 from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.policy import Policy
 
@@ -20,25 +21,36 @@ JPEG_CODEC = "jpeg-q90"
 
 
 def make_policy(name: str, profile: ModelProfile, *, codec: str = "raw", frame_codec: str | None = None,
-                w: float = 1.0, frame_interval: float = 1.0) -> Policy:
+                w: float = 1.0, frame_interval: float = 1.0, costs: SplitCosts | None = None) -> Policy:
     """Build policy ``name`` over ``profile``'s splits with wire codec ``codec`` (and ``frame_codec`` for
     split 0, if given; ``edge-only`` still sends the raw preprocessed frame, as in the paper).
+
+    ``costs``, when given, is the table to decide over instead (``SplitCosts.for_config``). When its
+    candidates are (split, codec) options (``codec.min_map``), every policy chooses the codec with the split:
+    ``edge-only`` sends the raw frame, ``edge-only-jpeg`` the smallest JPEG of the table at the accuracy
+    floor (the same accuracy as every other option), ``fixed:`` takes an option name, and DADS and
+    semi-fixed, which plan over a chain of splits, take the fewest-bytes codec of each split.
 
     ``w`` is the reward's data weight (greedy); ``frame_interval`` the sampling
     interval DADS plans for.
     """
-    if name == "edge-only-jpeg":
+    if costs is not None and costs.chooses_codec:
+        if name == "edge-only-jpeg":
+            return FixedSplit(costs, costs.cheapest(EDGE_ONLY, "jpeg"), "edge-only-jpeg")
+        if name == "edge-only":
+            return FixedSplit(costs, costs.cheapest(EDGE_ONLY, "raw"), "edge-only")
+    elif name == "edge-only-jpeg":
         return edge_only_jpeg(SplitCosts.from_profile(profile, JPEG_CODEC))
-    if name == "edge-only":
+    elif name == "edge-only":
         return edge_only(SplitCosts.from_profile(profile, codec))
-    costs = SplitCosts.from_profile(profile, codec, frame_codec)
+    costs = costs or SplitCosts.from_profile(profile, codec, frame_codec)
     if name.startswith("fixed:"):
         return FixedSplit(costs, name.partition(":")[2])
     builders = {
         "device-only": lambda: device_only(costs),
-        "semi-fixed": lambda: SemiFixed(costs),
+        "semi-fixed": lambda: SemiFixed(costs.one_per_cut()),
         "greedy": lambda: Greedy(costs, w),
-        "dads": lambda: Dads(costs, frame_interval),
+        "dads": lambda: Dads(costs.one_per_cut(), frame_interval),
         "ddp": lambda: DDP(costs),
         "oracle": lambda: Oracle(costs),
         "round-robin": lambda: RoundRobin(costs),

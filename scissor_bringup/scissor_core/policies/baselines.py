@@ -78,11 +78,11 @@ class SemiFixed(Policy):
         if len(costs.splits) < position:
             raise ValueError(f"semi-fixed: {costs.model} has {len(costs.splits)} candidates, needs {position}")
         self.split = costs.splits[position - 1]
-        costs.index(EDGE_ONLY)
+        self.frame = costs.cheapest(EDGE_ONLY)  # split 0 (with the codec table: its fewest-bytes option)
         self.threshold = threshold
 
     def decide(self, state: ObservedState) -> str:
-        return EDGE_ONLY if state.local_len > self.threshold else self.split
+        return self.frame if state.local_len > self.threshold else self.split
 
 
 class Greedy(Policy):
@@ -136,13 +136,13 @@ def predict_delay(costs: SplitCosts, i: int, state: ObservedState) -> float:
     observed state, the paper's, has no edge queue). Timeouts are not predicted.
     """
     b = state.bandwidth
-    if needs_local(costs.splits[i]):
+    if needs_local(costs.cuts[i]):
         ready = state.device_backlog + costs.local[i]
         ahead = state.inflight_bytes + state.pending_bytes
     else:
         ready = 0.0
         ahead = state.inflight_bytes + state.offload_bytes
-    if not needs_link(costs.splits[i]):
+    if not needs_link(costs.cuts[i]):
         return ready
     start = max(ready, ahead / b)
     return start + costs.nbytes[i] / b + costs.edge[i]

@@ -21,10 +21,12 @@ def default_profile_path(config: ScissorConfig, model: str) -> Path:
 
 
 def default_policy_path(config: ScissorConfig, model: str) -> Path:
-    """``agent.policy_file``, or the policy shipped for ``model`` in config/policies/."""
+    """``agent.policy_file``, or the policy shipped for ``model`` in config/policies/: ``MODEL.pt`` over its
+    splits, ``MODEL-codec.pt`` over the (split, codec) options of ``codec.min_map`` (trained at the shipped
+    table and floor; loading refuses a policy whose options differ from the config's)."""
     if config.agent.policy_file:
         return config.resolve_path(config.agent.policy_file)
-    return CONFIG_DIR / "policies" / f"{model}.pt"
+    return CONFIG_DIR / "policies" / (f"{model}-codec.pt" if config.codec.min_map is not None else f"{model}.pt")
 
 
 def serve_policy(config: ScissorConfig, profile: ModelProfile, name: str, training: bool = False) -> Policy:
@@ -34,5 +36,6 @@ def serve_policy(config: ScissorConfig, profile: ModelProfile, name: str, traini
         return A2CPolicy.load(default_policy_path(config, profile.model), SplitCosts.for_config(profile, config.codec),
                               training=training)
     tensor_codec, frame_codec = codec_labels(config.codec)
-    return make_policy(name, profile, codec=tensor_codec, frame_codec=frame_codec,
-                       w=config.reward.w, frame_interval=config.camera.interval_for(profile.model))
+    return make_policy(name, profile, codec=tensor_codec, frame_codec=frame_codec, w=config.reward.w,
+                       frame_interval=config.camera.interval_for(profile.model),
+                       costs=SplitCosts.for_config(profile, config.codec))

@@ -3,19 +3,25 @@
 A :class:`ModelProfile` (written by ``scissor profile``, shipped in
 ``config/profiles/``) holds, per candidate split, the measured device and edge
 compute times and the encoded bytes per codec. :class:`SplitCosts` flattens it
-for one codec choice into the tuples the queues, the policies, the simulator
-and the live device read (in candidate order).
+into the tuples the queues, the policies, the simulator and the live device read
+(in candidate order), either for one codec (the ``codec`` section) or, with
+``codec.min_map``, for every (split, codec) pair of the codec bench's table that keeps
+that accuracy: then a candidate is an *option* such as ``4@int8-per_tensor+zstd``
+(:func:`option_name`), and every policy chooses the codec with the split.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from scissor_core.config import CodecConfig
+from scissor_core.config import CONFIG_DIR, CodecConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
+from scissor_core.resources import resolve_data_path
+from scissor_core.runtime.codec_table import CodecEffect, read_codec_csv
 from scissor_core.wire.codec import codec_labels
 
 PROFILE_FORMAT = 1
@@ -133,6 +139,17 @@ class SplitCosts:
     """Bytes sent over the link per split."""
     frame_codec: str | None = None
     """Codec of split ``0`` when it is not ``codec`` (None: the same)."""
+    cuts: tuple[str, ...] = ()
+    """The model split of each candidate (the candidate's own name unless it is an option ``SPLIT@CODEC``)."""
+    codecs: tuple[str, ...] = ()
+    """The codec label each candidate sends with."""
+
+    def __post_init__(self) -> None:
+        if not self.cuts:
+            object.__setattr__(self, "cuts", self.splits)
+        if not self.codecs:
+            object.__setattr__(self, "codecs", tuple(split_codec(s, self.codec, self.frame_codec)
+                                                     for s in self.splits))
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, codec: str = "raw", frame_codec: str | None = None) -> SplitCosts:
@@ -162,13 +179,87 @@ class SplitCosts:
         )
 
     @classmethod
+    def from_codec_table(cls, profile: ModelProfile, rows: list[CodecEffect], min_map: float,
+                         source: str = "table") -> SplitCosts:
+        """Every (split, codec) pair of the codec bench's ``rows`` whose agreement is at least ``min_map``, as
+        options ``SPLIT@CODEC`` in the profile's candidate order (``last`` stays one option: it sends nothing).
+
+        Costs: the split's profiled device and edge times, plus the pair's measured encode time on the device
+        and decode time on the edge (scaled by the profile's slowdowns; split 0 has no device compute, so its
+        encode time is counted with the edge's part of the path), and the pair's mean bytes per frame. A pair
+        that sends more bytes *and* takes longer to encode and decode than another at the same split is left
+        out: no state makes it the better choice. A split the table has no row for is not a candidate."""
+        device_slow = float(profile.settings.get("device_slowdown", 1.0))
+        edge_slow = float(profile.settings.get("edge_slowdown", 1.0))
+        options: list[tuple[str, str, str, float, float, int]] = []
+        for cut in profile.cuts:
+            if cut.split == DEVICE_ONLY:
+                options.append((cut.split, cut.split, "", cut.device_time, 0.0, 0))
+                continue
+            for row in pareto_codecs([r for r in rows if r.split == cut.split and r.agreement >= min_map]):
+                encode, decode = row.encode_ms / 1e3 * device_slow, row.decode_ms / 1e3 * edge_slow
+                local = 0.0 if cut.split == EDGE_ONLY else cut.device_time + encode
+                edge = cut.edge_time + decode + (encode if cut.split == EDGE_ONLY else 0.0)
+                options.append((option_name(cut.split, row.codec), cut.split, row.codec, local, edge,
+                                round(row.bytes)))
+        if not any(cut != DEVICE_ONLY for _, cut, *_ in options):
+            raise ValueError(f"{source}: no (split, codec) pair of {profile.model} reaches agreement {min_map:g} "
+                             f"(splits of the profile: {[c.split for c in profile.cuts]})")
+        names, cuts, codecs, local, edge, nbytes = zip(*options, strict=True)
+        return cls(model=profile.model, codec=table_label(min_map), splits=names, local=local, edge=edge,
+                   nbytes=nbytes, cuts=cuts, codecs=codecs)
+
+    @classmethod
     def for_config(cls, profile: ModelProfile, codec: CodecConfig) -> SplitCosts:
-        """The cost table of a ``codec`` config section (tensor codec, and the frame's when it differs)."""
-        return cls.from_profile(profile, *codec_labels(codec))
+        """The cost table of a ``codec`` config section: one codec (and the frame's when it differs), or with
+        ``codec.min_map`` every pair of ``codec.table`` (:meth:`from_codec_table`)."""
+        if codec.min_map is None:
+            return cls.from_profile(profile, *codec_labels(codec))
+        path = codec_table_path(codec, profile.model)
+        return cls.from_codec_table(profile, read_codec_csv(path), codec.min_map, source=str(path))
+
+    @property
+    def chooses_codec(self) -> bool:
+        """Are the candidates (split, codec) options (``codec.min_map``)?"""
+        return self.cuts != self.splits
 
     def codec_of(self, split: str) -> str:
-        """Label of the codec that ``split`` sends with."""
-        return split_codec(split, self.codec, self.frame_codec)
+        """Label of the codec that candidate ``split`` sends with."""
+        i = self._positions.get(split)
+        return split_codec(split, self.codec, self.frame_codec) if i is None else self.codecs[i]
+
+    def cut_of(self, split: str) -> str:
+        """The model split of candidate ``split`` (``4`` of ``4@int8-per_tensor+zstd``)."""
+        i = self._positions.get(split)
+        return split if i is None else self.cuts[i]
+
+    def candidate(self, cut: str, codec: str) -> str:
+        """The candidate name of an outcome's model split and codec: the option ``SPLIT@CODEC`` when this table
+        chooses codecs (``last`` has none), else the split."""
+        return option_name(cut, codec) if self.chooses_codec and cut != DEVICE_ONLY else cut
+
+    def cheapest(self, cut: str, codec_prefix: str = "") -> str:
+        """The candidate at model split ``cut`` (codec label starting with ``codec_prefix``) sending the fewest
+        bytes; ValueError if there is none."""
+        here = [i for i, c in enumerate(self.cuts) if c == cut and self.codecs[i].startswith(codec_prefix)]
+        if not here:
+            raise ValueError(f"{self.model} with codec {self.codec} has no candidate at split {cut!r}"
+                             + (f" with a {codec_prefix} codec" if codec_prefix else "")
+                             + f"; candidates: {list(self.splits)}")
+        return self.splits[min(here, key=lambda i: self.nbytes[i])]
+
+    def one_per_cut(self) -> SplitCosts:
+        """This table with one candidate per model split, the one sending the fewest bytes (itself when it
+        has no options): for the policies that plan over a chain of splits (DADS, semi-fixed)."""
+        if not self.chooses_codec:
+            return self
+        keep = [self.splits.index(self.cheapest(cut)) for cut in dict.fromkeys(self.cuts)]
+        return dataclasses.replace(self, **{name: tuple(getattr(self, name)[i] for i in keep) for name in
+                                            ("splits", "local", "edge", "nbytes", "cuts", "codecs")})
+
+    @property
+    def _positions(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.splits)}
 
     @property
     def codec_plan(self) -> str:
@@ -181,6 +272,34 @@ class SplitCosts:
         except ValueError:
             raise ValueError(f"split {split!r} is not a candidate of {self.model} with codec {self.codec}; "
                              f"candidates: {list(self.splits)}") from None
+
+
+OPTION_MARK = "@"
+"""Separates the split from the codec in an option's name (split and codec labels never contain it)."""
+
+
+def option_name(split: str, codec: str) -> str:
+    """The candidate name of sending split ``split`` with ``codec``: ``4@int8-per_tensor+zstd``."""
+    return f"{split}{OPTION_MARK}{codec}"
+
+
+def table_label(min_map: float) -> str:
+    """The codec label of a cost table whose codec is chosen per frame (``codec.min_map``)."""
+    return f"chosen at agreement >= {min_map:g}"
+
+
+def codec_table_path(codec: CodecConfig, model: str) -> Path:
+    """``codec.table``, or the table shipped for ``model`` in config/codecs/."""
+    return resolve_data_path(codec.table) if codec.table else CONFIG_DIR / "codecs" / f"{model}.csv"
+
+
+def pareto_codecs(rows: list[CodecEffect]) -> list[CodecEffect]:
+    """The rows of one split no other row beats on both bytes and encode + decode time, fewest bytes first."""
+    kept: list[CodecEffect] = []
+    for row in sorted(rows, key=lambda r: (r.bytes, r.encode_ms + r.decode_ms)):
+        if not kept or row.encode_ms + row.decode_ms < min(k.encode_ms + k.decode_ms for k in kept):
+            kept.append(row)
+    return kept
 
 
 def split_codec(split: str, codec: str, frame_codec: str | None) -> str:

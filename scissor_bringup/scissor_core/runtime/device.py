@@ -151,14 +151,17 @@ class DeviceRuntime:
         the trace's rate before sending (``link.shaper: app``); else send at once (a real link).
         ``publish_result`` receives the result of every frame completed device-only, as the edge's would
         look (split ``last``), so consumers of results see every completed frame."""
-        if codec.label != costs.codec:
-            raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
-        if (frame_codec.label if frame_codec else None) != costs.frame_codec:
-            raise ValueError(f"frame codec {frame_codec.label if frame_codec else None!r} differs from the cost "
-                             f"table's {costs.frame_codec!r}")
+        if costs.chooses_codec:  # every option's codec, from its label (the codec section is unused)
+            self._specs = {label: CodecSpec.from_label(label) for label in set(costs.codecs) if label}
+        else:
+            if codec.label != costs.codec:
+                raise ValueError(f"codec {codec.label!r} differs from the cost table's {costs.codec!r}")
+            if (frame_codec.label if frame_codec else None) != costs.frame_codec:
+                raise ValueError(f"frame codec {frame_codec.label if frame_codec else None!r} differs from the "
+                                 f"cost table's {costs.frame_codec!r}")
+            # encoder settings by label: a job's codec (costs.codec_of its split) names the one to encode with
+            self._specs = {spec.label: spec for spec in (codec, frame_codec) if spec is not None}
         self.model, self.costs, self.fallback, self.codec = model, costs, fallback, codec
-        # encoder settings by label: a job's codec (costs.codec_of its split) names the one to encode it with
-        self._specs = {spec.label: spec for spec in (codec, frame_codec) if spec is not None}
         self.decision_deadline, self.edge_timeout, self.slowdown = decision_deadline, edge_timeout, slowdown
         self.edge_silence_limit, self.edge_retry = edge_silence_limit, edge_retry
         self.clock, self.send, self._emit_outcome, self.publish_result = clock, send, emit, publish_result
@@ -336,11 +339,13 @@ class DeviceRuntime:
         return split
 
     def _job(self, seq: int, arrival: float, split: str, policy: str, fallback: bool) -> Job:
+        """The job of candidate ``split``: its model split and codec (an option names both), its estimates."""
         i = self._index.get(split)
         local, edge, nbytes = (0.0, 0.0, 0) if i is None else (self.costs.local[i], self.costs.edge[i],
                                                               self.costs.nbytes[i])
-        return Job(seq, arrival, split, self.costs.codec_of(split), policy, fallback, local, edge, nbytes,
-                   split != EDGE_ONLY, split != DEVICE_ONLY)
+        cut = self.costs.cut_of(split)
+        return Job(seq, arrival, cut, self.costs.codec_of(split), policy, fallback, local, edge, nbytes,
+                   cut != EDGE_ONLY, cut != DEVICE_ONLY)
 
     def _admit(self, seq: int, split: str, policy: str, fallback: bool) -> None:
         if split != DEVICE_ONLY and not self._edge_available(self.clock.now()):
@@ -348,7 +353,7 @@ class DeviceRuntime:
             self.stats.edge_away_decisions += 1
         arrival, frame, _ = self._undecided.pop(seq)
         self.stats.split_counts[split] = self.stats.split_counts.get(split, 0) + 1
-        if split == EDGE_ONLY:
+        if self.costs.cut_of(split) == EDGE_ONLY:
             frame.tensors = {INPUT: frame.x}
         self._frames[seq] = frame
         self.queues.admit(self._job(seq, arrival, split, policy, fallback), self.clock.now())

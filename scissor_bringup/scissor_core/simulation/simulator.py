@@ -146,7 +146,7 @@ class Simulator:
         costs = policy.costs
         index = {s: i for i, s in enumerate(costs.splits)}
         local, edge, nbytes = costs.local, costs.edge, costs.nbytes
-        codecs, name = tuple(costs.codec_of(s) for s in costs.splits), policy.name
+        cuts, codecs, name = costs.cuts, costs.codecs, policy.name
         observe, admit = q.observe, q.admit
         waiting_local, waiting_offload = q.local, q.offload
         transmit_finish = self.trace.transmit_finish_time
@@ -192,8 +192,9 @@ class Simulator:
                 self._dev_end, self._link_end = dev_end, link_end
                 split = yield observe(t, k, est.estimate)
                 i = index[split]
-                admit(Job(k, t, split, codecs[i], name, False, local[i], edge[i], nbytes[i], split != EDGE_ONLY,
-                          split != DEVICE_ONLY), t)
+                cut = cuts[i]  # the model split of the candidate (an option SPLIT@CODEC names its codec too)
+                admit(Job(k, t, cut, codecs[i], name, False, local[i], edge[i], nbytes[i], cut != EDGE_ONLY,
+                          cut != DEVICE_ONLY), t)
                 k += 1
                 t_arr = start + arrivals[k] if k < frames else inf
             if dev_end == inf and waiting_local:
@@ -215,7 +216,7 @@ class Simulator:
         serving one frame at a time (``edge_capacity`` 1); a larger capacity is taken as never queueing.
         Compute times are the profile's (a ``compute_spread`` draw is not foreseen)."""
         q, costs, T, drop = self.queues, self.policy.costs, self.timeout, -self.reward.drop
-        split = costs.splits[split_index]
+        split = costs.cuts[split_index]
         t_dev = self._dev_end if q.computing is not None else now
         ready: list[tuple[float, Job]] = []  # (joins the offloading queue, job) of frames ahead
         if q.computing is not None and q.computing.needs_link:
