@@ -150,3 +150,21 @@ def test_the_shipped_yolov3_tiny_table_reads_at_the_floor():
     assert set(table.cuts) == {c.split for c in profile.cuts}  # every split has a pair at 0.98
     assert option_name("4", "int8-per_tensor+zstd") in table.splits
     assert Path(CONFIG_DIR / "codecs" / "README.md").is_file()  # the table's source note
+
+
+def test_the_shipped_codec_policy_serves_the_shipped_table_and_refuses_another_floor():
+    from scissor_core.config import CONFIG_DIR
+    from scissor_core.policies.serving import default_policy_path, serve_policy
+    from scissor_core.runtime.costs import ModelProfile
+
+    profile = ModelProfile.load(CONFIG_DIR / "profiles" / "yolov3-tiny.json")
+    config = load_config(None)
+    config.codec.min_map = 0.98
+    assert default_policy_path(config, "yolov3-tiny").name == "yolov3-tiny-codec.pt"
+    policy = serve_policy(config, profile, "a2c")
+    assert policy.costs == SplitCosts.for_config(profile, config.codec)
+    s = ObservedState(0, 0.0, 0, 0, 5e6, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert policy.decide(s) in policy.costs.splits
+    config.codec.min_map = 0.5  # other options: the file is refused, naming the difference
+    with pytest.raises(ValueError, match="policy is for model 'yolov3-tiny', codec 'chosen at agreement >= 0.98'"):
+        serve_policy(config, profile, "a2c")
