@@ -126,6 +126,45 @@ class DDP(Greedy):
         super().__init__(costs, w=0.0)
 
 
+class LoadAware(Greedy):
+    """Greedy that also prices the backlog a frame leaves behind (the LoADPart idea): the cost of split ``i`` is
+    greedy's ``w * MB + predicted delay`` plus ``horizon`` times the work it leaves queued past the next frame's
+    arrival, on each of the device, the link and the edge.
+
+    Once this frame is admitted the device has ``device_backlog`` (plus the split's compute) of work queued, the
+    link the bytes ahead of and of this frame at ``b_hat``, the edge this frame's service; whatever exceeds one
+    frame interval is work the next frame finds still queued, and its successors behind it. (A one-at-a-time
+    edge slower than the interval falls behind; the observed state has no edge queue, so only this frame's
+    own service is priced there.) Greedy alone takes device-only whenever a lone frame is cheapest that
+    way, even when the device needs longer than the interval, and the local queue grows until frames time out.
+    Like greedy it does not predict timeouts.
+    """
+
+    name = "load-aware"
+
+    def __init__(self, costs: SplitCosts, w: float, frame_interval: float, horizon: float) -> None:
+        super().__init__(costs, w)
+        self.interval, self.horizon = frame_interval, horizon
+
+    def decide(self, state: ObservedState) -> str:
+        costs, interval, b = self.costs, self.interval, state.bandwidth
+        best, best_cost = 0, float("inf")
+        for i in range(len(costs.splits)):
+            cut = costs.cuts[i]
+            computes, sends = needs_local(cut), needs_link(cut)
+            # work queued on each resource once this frame is admitted (s): the link's is its bytes at b_hat,
+            # behind what predict_delay puts ahead of this frame (the link idles while the device computes)
+            device = state.device_backlog + (costs.local[i] if computes else 0.0)
+            ahead = state.inflight_bytes + (state.pending_bytes if computes else state.offload_bytes)
+            link = (ahead + (costs.nbytes[i] if sends else 0.0)) / b
+            edge = costs.edge[i] if sends else 0.0
+            left = sum(max(0.0, work - interval) for work in (device, link, edge))
+            cost = self._byte_cost[i] + predict_delay(costs, i, state) + self.horizon * left
+            if cost < best_cost:
+                best, best_cost = i, cost
+        return costs.splits[best]
+
+
 def predict_delay(costs: SplitCosts, i: int, state: ObservedState) -> float:
     """Predicted total delay of a new frame at split ``i`` from the profile, ``b_hat`` and the queues.
 
