@@ -20,9 +20,9 @@ POLICY_NAMES = ("device-only", "edge-only", "edge-only-jpeg", "semi-fixed", "gre
 LOAD_AWARE_HORIZON = 2.0
 """Frames the load-aware greedy charges for each second of work a frame leaves queued past the next arrival.
 Chosen in the simulator over 1, 2, T/interval and 2T/interval (3,000 frames x 3 seeds): 2 tied the best
-baseline on yolov3-tiny (measured, 5 MB/s: 0.852 against greedy's 2.418) and beat every baseline on ResNet18 (paper profile, 0.10 s: 0.641 against DDP's 0.782; 0.15 s: 0.598 against the best
-fixed split's 0.656; h=1 0.592); on the ATT LTE trace (YOLOv3, AlexNet, yolov3-tiny) it was within 0.3% of
-the best baseline."""
+baseline on yolov3-tiny (measured, 5 MB/s: 0.852 against greedy's 2.418) and beat every baseline on ResNet18
+(paper profile, 0.10 s: 0.641 against DDP's 0.782; 0.15 s: 0.598 against the best fixed split's 0.656; h=1
+0.592); on the ATT LTE trace (YOLOv3, AlexNet, yolov3-tiny) it was within 0.3% of the best baseline."""
 JPEG_CODEC = "jpeg-q90"
 """Codec of the edge-only-jpeg baseline (a label the profiler records by default)."""
 
