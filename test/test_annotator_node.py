@@ -83,8 +83,9 @@ def test_the_annotators_files_give_the_summary_contact_sheet_and_video(tmp_path)
 
     log = AnnotatedLog(tmp_path)
     frame = TrafficScene(seed=2).frame(0)
-    for seq in range(3):
-        log.add(result(seq, seq, detections=(CAR,) if seq else ()), draw_result(result(seq, seq), frame), True)
+    for seq in range(3):  # stamps 0.5 s apart: a camera at 2 frames/s
+        log.add(result(seq, seq * 500_000_000, detections=(CAR,) if seq else ()), draw_result(result(seq, seq), frame),
+                True)
     log.close()
     with (tmp_path / RESULTS_FILE).open("a") as f:
         f.write('{"seq": 3, "spl')  # a stop mid-write
@@ -93,4 +94,6 @@ def test_the_annotators_files_give_the_summary_contact_sheet_and_video(tmp_path)
     assert "annotated results: 3 (3 drawn on their own frame" in run.summary()
     assert "detections per frame: mean 0.67, max 1" in run.summary() and "classes seen: car x2" in run.summary()
     assert run.contact_sheet(tmp_path / "sheet.png").stat().st_size > 10_000
+    assert run.camera_fps() == pytest.approx(2.0)  # the video's rate, whatever camera.interval said
     assert run.video(tmp_path / "run.mp4", 2.0).stat().st_size > 1_000
+    assert AnnotatedRun(tmp_path, {0: run.records[0]}).camera_fps() is None  # one frame: no rate to measure

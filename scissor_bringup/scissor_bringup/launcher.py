@@ -194,13 +194,16 @@ class Launcher:
     def _print_stacks(nodes: list[NodeProcess], after: signal.Signals) -> None:
         """Ask nodes that outlived a grace period for their threads' stacks (into their output) before the
         next signal, so a hang at shutdown shows where it is."""
+        asked = False
         for n in nodes:
             log.warning("%s still running after %s: asking for its threads' stacks", n.spec.name, after.name)
             try:
                 os.kill(n.process.pid, STACKS_SIGNAL)
+                asked = True
             except ProcessLookupError:
                 continue
-        time.sleep(1.0)  # faulthandler writes at once; let the relays read it before the process dies
+        if asked:
+            time.sleep(1.0)  # faulthandler writes at once; let the relays read it before the process dies
 
     def shutdown(self) -> dict[str, int]:
         """SIGINT, then SIGTERM, then SIGKILL to every node still running after each grace period.

@@ -27,7 +27,7 @@ from scissor_bringup.netns import Impairment, Outages, first_frame_in
 from scissor_bringup.testbed import SIDES, describe_testbed
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, plot_run
 from scissor_core.analysis.annotated_run import AnnotatedRun
-from scissor_core.config import ScissorConfig, load_config
+from scissor_core.config import load_config
 from scissor_core.runtime.outcome import FrameOutcome, OutcomeTail, read_csv
 from scissor_core.runtime.traces import parse_trace
 from scissor_core.simulation.online import OnlineCurve, reward_log_path
@@ -89,15 +89,16 @@ def summarise(outcomes: list[FrameOutcome], exit_codes: dict[str, int], peak_rss
     return "\n".join(lines)
 
 
-def annotated_summary(folder: Path, output: Path, config: ScissorConfig, camera_overrides: dict) -> str:
+def annotated_summary(folder: Path, output: Path) -> str:
     """What the run detected (from the annotator's files, when it ran), and the contact sheet
-    (OUTPUT/contact_sheet.png) and annotated video (OUTPUT/annotated.mp4, at the camera's rate) made of them."""
+    (OUTPUT/contact_sheet.png) and annotated video (OUTPUT/annotated.mp4, at the camera's measured rate) made
+    of them."""
     if not folder.is_dir():
         return ""
     run = AnnotatedRun.read(folder)
-    interval = float(camera_overrides.get("camera.interval") or config.camera.interval_for(config.model.name))
-    made = [p for p in (run.contact_sheet(output / "contact_sheet.png"), run.video(output / "annotated.mp4",
-                                                                                      1.0 / interval)) if p]
+    fps = run.camera_fps() or 1.0  # one frame (or no stamps): any rate shows it
+    made = [p for p in (run.contact_sheet(output / "contact_sheet.png"), run.video(output / "annotated.mp4", fps))
+            if p]
     return "\n\n" + run.summary() + ("\n\nannotated frames: " + ", ".join(str(p) for p in made) if made else "")
 
 
@@ -213,7 +214,7 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         summary += "\n\n" + summarise_bag(record, storage, topics)
     if two_hosts is not None:
         summary += "\n\n" + two_hosts.report()
-    summary += annotated_summary(annotated, output, load_config(config_file), overrides.get("camera_node", {}))
+    summary += annotated_summary(annotated, output)
     summary += failed_node_tails(codes, launcher.last_lines)
     (output / "summary.md").write_text(summary + "\n")
     if outcomes:

@@ -41,6 +41,15 @@ class AnnotatedRun:
         """The seqs whose annotated image is on disk, in order."""
         return [s for s in self.records if self.image(s).is_file()]
 
+    def camera_fps(self) -> float | None:
+        """The camera's frame rate, from the stamps of the drawn frames: 1 / the median of (stamp step / seq
+        step) between consecutive ones; None with fewer than two or no increasing stamps. Measured, so the
+        video plays at the rate the camera published (``camera.interval``, or a video's native rate)."""
+        seqs = self.drawn()
+        steps = [(self.records[b]["stamp_ns"] - self.records[a]["stamp_ns"]) / (b - a)
+                 for a, b in zip(seqs, seqs[1:]) if self.records[b]["stamp_ns"] > self.records[a]["stamp_ns"]]
+        return 1e9 / float(np.median(steps)) if steps else None
+
     def summary(self) -> str:
         """Markdown lines: results drawn, detections per frame, classes seen (or top-1 classes)."""
         ran = [r for r in self.records.values() if not r.get("error")]
