@@ -222,3 +222,37 @@ def test_a_runtime_error_is_the_shutdown_only_once_the_context_is_down(tmp_path,
                           capture_output=True, text=True, timeout=100)
     assert done.returncode == exits, done.stderr
     assert ("Unable to convert" in done.stderr) == (exits != 0)
+
+
+NODE_HANGING_IN_CLEANUP = """
+import sys, threading, rclpy
+from rclpy.node import Node
+from scissor_ros import process
+
+class Hanging(Node):
+    def __init__(self):
+        super().__init__("hanging")
+        self.done = rclpy.task.Future()
+        self.create_timer(0.05, lambda: self.done.set_result(True))
+
+    def destroy_node(self):
+        print("work saved", file=sys.stderr, flush=True)
+        threading.Event().wait()  # what a middleware cleanup that never returns looks like
+
+process.CLEANUP_LIMIT = float(sys.argv[1])
+process.run_and_exit(Hanging, [])
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_node_whose_cleanup_hangs_exits_with_its_stacks(tmp_path):
+    """Past CLEANUP_LIMIT after its spin the process prints every thread's stack and exits 0, its work saved,
+    instead of waiting for a SIGKILL (a device and an edge hung so in rclpy's cleanup on a loaded machine)."""
+    script = tmp_path / "hanging_node.py"
+    script.write_text(NODE_HANGING_IN_CLEANUP)
+    done = subprocess.run([sys.executable, str(script), "0.5"], env=ros_env(unique_domain_id()),
+                          capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr
+    assert "work saved" in done.stderr
+    assert "did not finish within 0.5 s of the node's stop" in done.stderr
+    assert "in destroy_node" in done.stderr  # the stack shows where it hung

@@ -90,6 +90,7 @@ class RecordedTopic:
     """Name in the bag when it differs from ``topic`` (the metadata-only feature maps)."""
 
 
+OUTCOMES = "scissor/frame_outcome"
 RECORDED: tuple[RecordedTopic, ...] = (
     RecordedTopic("camera/image_raw", Image, "sensor_msgs/msg/Image"),
     RecordedTopic("scissor/queue_state", QueueState, "scissor_msgs/msg/QueueState"),
@@ -97,7 +98,7 @@ RECORDED: tuple[RecordedTopic, ...] = (
     RecordedTopic("scissor/features", FeatureMap, cdr.FEATURE_MAP, FEATURES_METADATA),
     RecordedTopic("scissor/feature_receipt", FeatureReceipt, "scissor_msgs/msg/FeatureReceipt"),
     RecordedTopic("scissor/result", InferenceResult, "scissor_msgs/msg/InferenceResult"),
-    RecordedTopic("scissor/frame_outcome", FrameOutcome, "scissor_msgs/msg/FrameOutcome"),
+    RecordedTopic(OUTCOMES, FrameOutcome, "scissor_msgs/msg/FrameOutcome"),
     RecordedTopic("scissor/link_state", LinkState, "scissor_msgs/msg/LinkState"),
 )
 """What a testbed recording holds (``scissor/annotated`` is left out: it repeats the camera's frames, and a
@@ -175,6 +176,10 @@ class Recorder:
             raise RecordError(f"recording to {self.path}: the recorder did not start within {timeout:g} s")
         if self._error is not None:
             raise RecordError(f"recording to {self.path}: {self._error}") from self._error
+
+    def outcomes_heard(self) -> int:
+        """FrameOutcome messages recorded so far."""
+        return self.counts.get("/" + "/".join(part for part in (self.namespace.strip("/"), OUTCOMES) if part), 0)
 
     def stop(self, limit: float = 10.0) -> None:
         """Take what is still queued (until ``settle`` s pass without a message, at most ``limit`` s) and

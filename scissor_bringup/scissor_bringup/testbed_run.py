@@ -188,10 +188,14 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         specs, prefixes = two_hosts.place(specs)
     launcher = Launcher(specs, grace=grace, command_prefix=prefixes)
 
-    def enough_outcomes() -> bool:  # the header line, then one line per outcome
-        return log_path.exists() and log_path.read_text().count("\n") > stop_after_outcomes
-
     recorder = Recorder(record, storage, namespace) if record is not None else None
+
+    def enough_outcomes() -> bool:  # the header line, then one line per outcome
+        # When recording, also once the bag holds them: the device publishes each outcome just after it logs
+        # it, and a SIGINT between the two lost the last FrameOutcome of a recording on a loaded machine.
+        return (log_path.exists() and log_path.read_text().count("\n") > stop_after_outcomes
+                and (recorder is None or recorder.outcomes_heard() >= stop_after_outcomes))
+
     try:
         if recorder is not None:
             recorder.start()

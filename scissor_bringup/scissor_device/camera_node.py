@@ -37,8 +37,10 @@ UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"
 """The node name rmw gives an endpoint whose node has not announced itself yet (rmw_dds_common)."""
 RECORDED_POLL = 0.005
 """Seconds between two checks of the clock when replaying a bag at its recorded timing."""
-FINAL_ACK_TIMEOUT = 1.0
-"""Seconds the camera waits at its end for reliable subscribers to acknowledge the last frames."""
+FINAL_ACK_TIMEOUT = 10.0
+"""Seconds the camera waits at its end, at most, for reliable subscribers to acknowledge the last frames (it
+leaves as soon as they have). 1 s was too short on a loaded machine: a recorder's reader had not acknowledged
+the last 0.9 MB frame when the camera left, and the frame never reached the bag."""
 
 
 class CameraNode(Node):
@@ -136,7 +138,9 @@ class CameraNode(Node):
         self.timer.cancel()
         self.source.close()
         # Reliable subscribers get the last frames before main() exits and destroys the publisher.
-        self.publisher.wait_for_all_acked(Duration(seconds=FINAL_ACK_TIMEOUT))
+        if not self.publisher.wait_for_all_acked(Duration(seconds=FINAL_ACK_TIMEOUT)):
+            self.get_logger().warning(f"a reliable subscriber had not acknowledged the last frames after "
+                                      f"{FINAL_ACK_TIMEOUT:g} s: they may not reach it")
         self.diagnostics.set(level=Diagnostics.OK, message="finished")
         self.done.set_result(self.seq)
 

@@ -1,12 +1,14 @@
 """A scissor node process: transport and allocator set-up before rclpy starts, and the ros2/examples main loop."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
 import io
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 import rclpy
@@ -82,6 +84,32 @@ class RosLogHandler(logging.Handler):
             self._logger.info(message)
 
 
+CLEANUP_LIMIT = 12.0
+"""Seconds a node process may take from the end of its spin to its exit. A node's own stop is bounded well
+below this (a runtime's threads get 4 s, then every frame's outcome is written); what can block without
+bound is rclpy/Fast DDS destroying the entities (seen three times on a loaded machine: a device or an edge that
+outlived SIGINT and SIGTERM and was killed). Past the limit the process prints every thread's stack and exits
+0: its work is saved by then, and a SIGKILL would only hide where it hung."""
+
+
+def exit_when_cleanup_hangs() -> threading.Timer:
+    """Start the watchdog of :data:`CLEANUP_LIMIT` (a daemon timer; cancel it when cleanup finishes)."""
+    limit = CLEANUP_LIMIT
+
+    def give_up() -> None:
+        print(f"scissor: the middleware's cleanup did not finish within {limit:g} s of the node's stop; exiting "
+              "without it (the node's work is saved). Its threads:", file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(0)
+
+    timer = threading.Timer(limit, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int:
     """The ros2/examples main: prepare the process (from the config file the ROS arguments name, read
     before the node exists: :mod:`scissor_ros.ros_args`), init, spin until the node's ``done`` future (if
@@ -95,6 +123,7 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
         prepare_process(load_config(config_file_from_ros_args(sys.argv if args is None else args)))
         # Not `with rclpy.init()`: Jazzy's rclpy.init is no context manager.
         rclpy.init(args=list(args) if args is not None else None)
+        watchdog: threading.Timer | None = None
         try:
             node = make_node()
             core_log = logging.getLogger("scissor_core")
@@ -115,9 +144,12 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
                 # argument '0' to Python object", seen once from the annotator in CI), and the shutdown
                 # goes on as if the signal had arrived a moment earlier.
             finally:
+                watchdog = exit_when_cleanup_hangs()
                 node.destroy_node()
         finally:
             rclpy.try_shutdown()
+            if watchdog is not None:
+                watchdog.cancel()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ConfigError as exc:

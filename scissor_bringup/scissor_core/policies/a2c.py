@@ -35,6 +35,7 @@ autograd on the same loss.
 """
 from __future__ import annotations
 
+import os
 import random
 from collections import deque
 from pathlib import Path
@@ -310,9 +311,11 @@ class A2CPolicy(Policy):
     # -------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
         """Weights, state normalisation, settings and the model/codec/candidate set, loadable with
-        ``torch.load(weights_only=True)`` (no pickled code)."""
+        ``torch.load(weights_only=True)`` (no pickled code). Written to a temporary file and renamed, so that
+        a reader (or a checkpoint interrupted by a stop) never sees half a file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
         torch.save({
             "format": POLICY_FORMAT,
             "kind": self.name,
@@ -327,7 +330,8 @@ class A2CPolicy(Policy):
             "norm_count": self.normaliser.count,
             "norm_mean": torch.from_numpy(self.normaliser.mean.copy()),
             "norm_m2": torch.from_numpy(self.normaliser.m2.copy()),
-        }, path)
+        }, partial)
+        os.replace(partial, path)
         return path
 
     @classmethod
