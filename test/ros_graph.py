@@ -44,11 +44,15 @@ class GraphNode:
     def __init__(self, node: Node, executor: SingleThreadedExecutor) -> None:
         self.node, self.executor = node, executor
 
-    def spin_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+    def spin_until(self, condition: Callable[[], bool], timeout: float, what: str,
+                   status: Callable[[], str] | None = None) -> None:
+        """Spin until ``condition`` holds; after ``timeout`` s fail naming ``what`` (and ``status()``: what was
+        reached)."""
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}"
+                                     + (f" ({status()})" if status else ""))
             self.executor.spin_once(timeout_sec=0.05)
 
     def spin_for(self, seconds: float) -> None:

@@ -62,15 +62,17 @@ def test_a_compressed_driver_topic_runs_through_device_edge_and_annotator(tmp_pa
               "-p", RELIABLE_INPUT, "-p", "queues.timeout:=30.0"]
     with graph_node("driver", domain) as t:
         driver = t.node.create_publisher(CompressedImage, TOPIC, qos("reliable"))
-        t.node.create_subscription(InferenceResult, "scissor/result", lambda m: results.setdefault(m.seq, m),
-                                   qos("reliable"))
-        t.node.create_subscription(FrameOutcomeMsg, "scissor/frame_outcome",
-                                   lambda m: outcomes.setdefault(m.seq, m), qos("reliable"))
-        t.node.create_subscription(Image, "scissor/annotated", lambda m: annotated.setdefault(
-            (m.header.stamp.sec, m.header.stamp.nanosec), m), qos("reliable"))
+        readers = [  # (this test's subscription, how many writers it waits for before the first frame)
+            (t.node.create_subscription(InferenceResult, "scissor/result", lambda m: results.setdefault(m.seq, m),
+                                        qos("reliable")), 2),  # the edge's and the device's
+            (t.node.create_subscription(FrameOutcomeMsg, "scissor/frame_outcome",
+                                        lambda m: outcomes.setdefault(m.seq, m), qos("reliable")), 1),
+            (t.node.create_subscription(Image, "scissor/annotated", lambda m: annotated.setdefault(
+                (m.header.stamp.sec, m.header.stamp.nanosec), m), qos("reliable")), 1)]
         if VISION_TYPES:
             task = "detection" if model == "yolov3" else "classification"
-            t.node.create_subscription(VISION_TYPES[task], VISION_TOPICS[task], vision.append, qos("reliable"))
+            readers.append((t.node.create_subscription(VISION_TYPES[task], VISION_TOPICS[task], vision.append,
+                                                       qos("reliable")), 1))
         with node_process("scissor_edge.edge_node", domain, *common[:4]) as edge, \
                 node_process("scissor_device.device_node", domain, *common, "-p", "device.use_agent:=false",
                              "-p", "device.fallback_policy:=edge-only-jpeg",
@@ -78,12 +80,18 @@ def test_a_compressed_driver_topic_runs_through_device_edge_and_annotator(tmp_pa
                 node_process("scissor_device.annotator_node", domain, *common,
                              "-p", "qos_overrides./scissor/annotated.publisher.reliability:=reliable") as annotator:
             t.spin_until(lambda: driver.get_subscription_count() >= 2, 120, "the device and the annotator to read")
+            # ... and this test's own readers have matched the nodes' writers: a message published before its
+            # reader matched is never delivered
+            t.spin_until(lambda: all(r.get_publisher_count() >= n for r, n in readers), 120,
+                         "the test's readers to match the nodes' writers")
             for seq in range(FRAMES):
                 driver.publish(driver_frame(seq))
                 t.spin_for(PERIOD)
             t.spin_until(lambda: len(outcomes) >= FRAMES and len(annotated) >= FRAMES
                          and len(vision) >= (FRAMES if VISION_TYPES else 0), 120,
-                         "an outcome, an annotated image and a vision_msgs result per frame")
+                         "an outcome, an annotated image and a vision_msgs result per frame",
+                         status=lambda: f"outcomes {sorted(outcomes)}, results {sorted(results)}, "
+                                        f"annotated {len(annotated)}, vision {len(vision)}")
             codes = [stop(p)[0] for p in (device, annotator, edge)]
     assert codes == [0, 0, 0]
     assert sorted(outcomes) == list(range(FRAMES)) and all(o.completed for o in outcomes.values())
