@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -127,9 +128,7 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
             runs.append(RunMetrics.of(run))
             outcomes.extend(run)
             bar.update()
-        splits: dict[str, int] = {}
-        for o in outcomes:
-            splits[costs.candidate(o.split, o.codec)] = splits.get(costs.candidate(o.split, o.codec), 0) + 1
+        splits = Counter(costs.candidate(o.split, o.codec) for o in outcomes)
         results[name] = Evaluation(name, tuple(runs), summarise(runs), latency_breakdown(outcomes),
                                    {s: n / len(outcomes) for s, n in splits.items()})
     bar.close()

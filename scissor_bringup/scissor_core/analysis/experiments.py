@@ -47,7 +47,7 @@ from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, IMPROVEMENT_METRI
 from scissor_core.analysis.metrics import RunMetrics, format_table
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
-from scissor_core.runtime.costs import ModelProfile, codec_table_path
+from scissor_core.runtime.costs import OPTION_MARK, ModelProfile, codec_table_path
 from scissor_core.simulation.train import TrainRun, summarise, train, write_curves
 from scissor_core.wire.codec import codec_labels
 
@@ -341,7 +341,7 @@ def codec_choice(plan: Plan) -> tuple[list[Path], str]:
     def accuracy(policy: str, ev: Evaluation, chosen: bool) -> float:
         if not chosen:  # raw float32 is lossless; only edge-only-jpeg sends something else
             return agreement[(EDGE_ONLY, JPEG_CODEC)] if policy == "edge-only-jpeg" else 1.0
-        return sum(share * agreement.get(tuple(option.split("@", 1)), 1.0) for option, share in
+        return sum(share * agreement.get(tuple(option.split(OPTION_MARK, 1)), 1.0) for option, share in
                    ev.split_share.items())
 
     for label, trace in tqdm(CODEC_TRACES, desc="codec-choice", unit="link", disable=not plan.progress):
@@ -350,10 +350,10 @@ def codec_choice(plan: Plan) -> tuple[list[Path], str]:
             evaluations = plan.evaluate(plan.setting(model, {"link.trace": trace, **overrides}))
             group = f"{label}, {mode}"
             groups[group] = _summaries(evaluations)
-            rows += [{**row, "accuracy": accuracy(row["policy"], evaluations[row["policy"]], bool(overrides))}
+            sent = {name: accuracy(name, ev, bool(overrides)) for name, ev in evaluations.items()}
+            rows += [{**row, "accuracy": sent[row["policy"]]}
                      for row in metrics_rows({"model": model, "link.trace": trace, "codec": mode}, evaluations)]
-            costs.append((group, {name: (ev.summary.system_cost, accuracy(name, ev, bool(overrides)))
-                                  for name, ev in evaluations.items()}))
+            costs.append((group, {name: (ev.summary.system_cost, sent[name]) for name, ev in evaluations.items()}))
             shares = markdown_table(["policy", "pairs sent (share of frames)"],
                                     [[name, ", ".join(f"{k} {v:.0%}" for k, v in sorted(
                                         ev.split_share.items(), key=lambda kv: -kv[1])[:4])]

@@ -155,8 +155,7 @@ class LoadAware(Greedy):
             # work queued on each resource once this frame is admitted (s): the link's is its bytes at b_hat,
             # behind what predict_delay puts ahead of this frame (the link idles while the device computes)
             device = state.device_backlog + (costs.local[i] if computes else 0.0)
-            ahead = state.inflight_bytes + (state.pending_bytes if computes else state.offload_bytes)
-            link = (ahead + (costs.nbytes[i] if sends else 0.0)) / b
+            link = (bytes_ahead(state, computes) + (costs.nbytes[i] if sends else 0.0)) / b
             edge = costs.edge[i] if sends else 0.0
             left = sum(max(0.0, work - interval) for work in (device, link, edge))
             cost = self._byte_cost[i] + predict_delay(costs, i, state) + self.horizon * left
@@ -175,13 +174,16 @@ def predict_delay(costs: SplitCosts, i: int, state: ObservedState) -> float:
     observed state, the paper's, has no edge queue). Timeouts are not predicted.
     """
     b = state.bandwidth
-    if needs_local(costs.cuts[i]):
-        ready = state.device_backlog + costs.local[i]
-        ahead = state.inflight_bytes + state.pending_bytes
-    else:
-        ready = 0.0
-        ahead = state.inflight_bytes + state.offload_bytes
+    computes = needs_local(costs.cuts[i])
+    ready = state.device_backlog + costs.local[i] if computes else 0.0
     if not needs_link(costs.cuts[i]):
         return ready
-    start = max(ready, ahead / b)
+    start = max(ready, bytes_ahead(state, computes) / b)
     return start + costs.nbytes[i] / b + costs.edge[i]
+
+
+def bytes_ahead(state: ObservedState, computes: bool) -> float:
+    """Bytes the link sends before a new frame's: a frame computed on the device queues behind everything
+    pending now (the frames still waiting to be computed go first); split 0 only behind the offloading queue;
+    both behind the rest of the transmission in progress."""
+    return state.inflight_bytes + (state.pending_bytes if computes else state.offload_bytes)

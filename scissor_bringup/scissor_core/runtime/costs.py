@@ -12,6 +12,7 @@ that accuracy: then a candidate is an *option* such as ``4@int8-per_tensor+zstd`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -257,8 +258,9 @@ class SplitCosts:
         return dataclasses.replace(self, **{name: tuple(getattr(self, name)[i] for i in keep) for name in
                                             ("splits", "local", "edge", "nbytes", "cuts", "codecs")})
 
-    @property
+    @functools.cached_property
     def _positions(self) -> dict[str, int]:
+        """Candidate name -> position (computed once: the live device looks it up for every frame)."""
         return {s: i for i, s in enumerate(self.splits)}
 
     @property
