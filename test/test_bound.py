@@ -1,0 +1,137 @@
+"""The offline lower bound: checked against brute force over every split sequence of small runs."""
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from simhelpers import toy_profile
+
+from scissor_core.analysis.metrics import RunMetrics
+from scissor_core.policies import make_policy
+from scissor_core.runtime.costs import SplitCosts
+from scissor_core.runtime.outcome import Reward
+from scissor_core.runtime.policy import Policy
+from scissor_core.runtime.traces import ConstantTrace, PiecewiseTrace, Trace
+from scissor_core.simulation.bound import PlanPolicy, capacity_bound, lower_bound, simulator_bound
+from scissor_core.simulation.simulator import Simulator
+
+
+class Scripted(Policy):
+    """Decides a fixed sequence of splits."""
+
+    name = "scripted"
+
+    def __init__(self, costs: SplitCosts, splits: tuple[str, ...]) -> None:
+        super().__init__(costs)
+        self.splits = splits
+
+    def decide(self, state) -> str:
+        return self.splits[state.seq]
+
+
+def simulator(policy: Policy, trace: Trace, **kw) -> Simulator:
+    kw = {"timeout": 0.5, "interval": 0.1, "reward": Reward(1.0, 10.0), **kw}
+    return Simulator(policy, trace, **kw)
+
+
+def total(outcomes) -> float:
+    return sum(o.cost for o in outcomes)
+
+
+def brute_force(costs: SplitCosts, trace: Trace, frames: int, **kw) -> float:
+    """The cheapest run over every split sequence (the true offline optimum)."""
+    return min(total(simulator(Scripted(costs, seq), trace, **kw).run(frames))
+               for seq in itertools.product(costs.splits, repeat=frames))
+
+
+def random_costs(rng: random.Random, splits: tuple[str, ...]) -> SplitCosts:
+    local, edge, nbytes = [], [], []
+    for s in splits:
+        local.append(0.0 if s == "0" else rng.uniform(0.02, 0.3))
+        edge.append(0.0 if s == "last" else rng.uniform(0.01, 0.3))
+        nbytes.append(0 if s == "last" else rng.randrange(10_000, 800_000))
+    return SplitCosts("toy", "raw", splits, tuple(local), tuple(edge), tuple(nbytes))
+
+
+TRACES = {
+    "constant": ConstantTrace(2e6),
+    "steps": PiecewiseTrace([0.15, 0.1, 0.2], [3e6, 2e5, 1e6]),
+}
+
+
+@pytest.mark.parametrize("trace", TRACES, ids=str)
+@pytest.mark.parametrize("instance", range(12))
+def test_the_bound_is_never_above_the_best_of_every_split_sequence(trace, instance):
+    rng = random.Random(instance)
+    costs = random_costs(rng, ("0", "a", "b", "last"))
+    kw = {"interval": rng.choice([0.05, 0.1, 0.2]), "timeout": rng.choice([0.2, 0.5]),
+          "local_max": rng.choice([2, 30]), "edge_capacity": rng.choice([1, 1, 2]),
+          "result_latency": rng.choice([0.0, 0.01]), "transport_overhead": rng.choice([0.0, 0.005])}
+    frames = 5
+    optimum = brute_force(costs, TRACES[trace], frames, **kw)
+    bound = simulator_bound(simulator(Scripted(costs, ("0",) * frames), TRACES[trace], **kw), frames)
+    assert bound.queueing.total <= optimum + 1e-9
+    assert bound.capacity <= optimum + 1e-6
+    replay = total(simulator(PlanPolicy(costs, bound.queueing.plan), TRACES[trace], **kw).run(frames))
+    assert replay >= optimum - 1e-9  # the plan is one of the sequences brute force tried
+
+
+@pytest.mark.parametrize("instance", range(8))
+def test_without_edge_only_frames_drops_or_limits_the_bound_is_the_optimum(instance):
+    """When nothing the relaxation relaxes can happen (no frame overtakes on the link, none is dropped, no queue
+    is full), the bound must equal the brute-force optimum: it is not merely below it."""
+    rng = random.Random(100 + instance)
+    costs = random_costs(rng, ("a", "b", "c", "last"))
+    kw = {"interval": rng.choice([0.1, 0.2]), "timeout": 100.0, "reward": Reward(1.0, 1e6),
+          "edge_capacity": 1, "result_latency": 0.01}
+    trace = TRACES["steps" if instance % 2 else "constant"]
+    optimum = brute_force(costs, trace, 5, **kw)
+    bound = simulator_bound(simulator(Scripted(costs, ("a",) * 5), trace, **kw), 5, max_labels=10_000).queueing
+    assert bound.exact
+    assert bound.total == pytest.approx(optimum, rel=1e-9, abs=1e-12)
+    replay = total(simulator(PlanPolicy(costs, bound.plan), trace, **kw).run(5))
+    assert replay == pytest.approx(optimum, rel=1e-9)  # and its plan reaches it in the real simulator
+
+
+def test_merging_labels_only_lowers_the_bound():
+    costs = random_costs(random.Random(7), ("0", "a", "b", "c", "last"))
+    arrivals = [0.06 * k for k in range(80)]
+    kw = {"timeout": 0.5, "w": 1.0, "drop_penalty": 10.0}
+    wide = lower_bound(arrivals, costs, TRACES["steps"], max_labels=256, **kw)
+    narrow = lower_bound(arrivals, costs, TRACES["steps"], max_labels=3, **kw)
+    assert narrow.merged > 0 and not narrow.exact
+    assert narrow.total <= wide.total + 1e-9
+
+
+def test_no_policy_beats_the_bound_on_a_loaded_run():
+    """ResNet18-like toy profile, a device that cannot keep up: every policy's run costs at least the bound."""
+    profile = toy_profile("resnet18")
+    costs = SplitCosts.from_profile(profile)
+    trace = ConstantTrace(2e6)
+    frames = 300
+    bound = simulator_bound(simulator(Scripted(costs, ("0",) * frames), trace, interval=0.12), frames)
+    for name in ("device-only", "edge-only", "greedy", "load-aware", "ddp", "oracle", "semi-fixed"):
+        policy = make_policy(name, profile, frame_interval=0.12, costs=costs)
+        outcomes = simulator(policy, trace, interval=0.12).run(frames)
+        assert RunMetrics.of(outcomes).system_cost >= bound.per_frame - 1e-9, name
+    assert bound.capacity > bound.queueing.total  # the device cannot keep up: forced drops, which the DP misses
+    plan = simulator(PlanPolicy(costs, bound.queueing.plan), trace, interval=0.12).run(frames)
+    assert total(plan) >= bound.total - 1e-9
+
+
+def test_the_bound_refuses_a_compute_spread():
+    costs = random_costs(random.Random(1), ("0", "last"))
+    with pytest.raises(ValueError, match="compute_spread"):
+        simulator_bound(simulator(Scripted(costs, ("0",)), ConstantTrace(1e6), compute_spread=0.1), 1)
+
+
+def test_the_capacity_bound_counts_the_drops_a_slow_device_forces():
+    """One split, 0.2 s on the device, a frame every 0.1 s for 40 s, T = 0.5 s: the device completes at most
+    (39.9 + 0.5 + 0.2) / 0.2 = 203 frames, so at least 197 are dropped (F = 10) and 203 cost 0.2 s each."""
+    costs = SplitCosts("toy", "raw", ("last",), (0.2,), (0.0,), (0,))
+    arrivals = [0.1 * k for k in range(400)]
+    bound = capacity_bound(arrivals, costs, ConstantTrace(1e6), timeout=0.5, w=1.0, drop_penalty=10.0)
+    assert bound >= 197 * 10.0 + 203 * 0.2 - 1e-6
+    run = simulator(Scripted(costs, ("last",) * 400), ConstantTrace(1e6), local_max=1000).run(400)
+    assert total(run) >= bound - 1e-6
