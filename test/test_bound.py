@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import pytest
@@ -67,7 +68,8 @@ def test_the_bound_is_never_above_the_best_of_every_split_sequence(trace, instan
     costs = random_costs(rng, ("0", "a", "b", "last"))
     kw = {"interval": rng.choice([0.05, 0.1, 0.2]), "timeout": rng.choice([0.2, 0.5]),
           "local_max": rng.choice([2, 30]), "edge_capacity": rng.choice([1, 1, 2]),
-          "result_latency": rng.choice([0.0, 0.01]), "transport_overhead": rng.choice([0.0, 0.005])}
+          "result_latency": rng.choice([0.0, 0.01]), "transport_overhead": rng.choice([0.0, 0.005]),
+          "edge_timeout": rng.choice([math.inf, 0.3])}
     frames = 5
     optimum = brute_force(costs, TRACES[trace], frames, **kw)
     bound = simulator_bound(simulator(Scripted(costs, ("0",) * frames), TRACES[trace], **kw), frames)
@@ -111,7 +113,7 @@ def test_no_policy_beats_the_bound_on_a_loaded_run():
     trace = ConstantTrace(2e6)
     frames = 300
     bound = simulator_bound(simulator(Scripted(costs, ("0",) * frames), trace, interval=0.12), frames)
-    for name in ("device-only", "edge-only", "greedy", "load-aware", "ddp", "oracle", "semi-fixed"):
+    for name in ("device-only", "edge-only", "greedy", "load-aware", "ddp", "myopic-oracle", "semi-fixed"):
         policy = make_policy(name, profile, frame_interval=0.12, costs=costs)
         outcomes = simulator(policy, trace, interval=0.12).run(frames)
         assert RunMetrics.of(outcomes).system_cost >= bound.per_frame - 1e-9, name

@@ -31,8 +31,8 @@ def test_relative_error_is_the_simulators_error_against_the_testbed():
 
 def test_the_oracle_cannot_run_live_and_all_means_the_causal_policies():
     with pytest.raises(ValueError, match="oracle cannot run live"):
-        check_policies(["greedy", "oracle"])
-    assert "oracle" not in LIVE_POLICIES and "a2c" in LIVE_POLICIES
+        check_policies(["greedy", "myopic-oracle"])
+    assert "myopic-oracle" not in LIVE_POLICIES and "a2c" in LIVE_POLICIES
     assert check_policies(["greedy", "dads", "greedy"]) == ["greedy", "dads"]
 
 
@@ -49,7 +49,7 @@ def test_edge_only_jpeg_runs_the_testbed_in_the_codec_the_simulator_charges():
 def test_evaluate_live_refuses_the_oracle_before_anything_runs(capsys):
     from scissor_cli.main import main
 
-    assert main(["evaluate", "--live", "--policies", "greedy,oracle", "--model", "alexnet"]) == 2
+    assert main(["evaluate", "--live", "--policies", "greedy,myopic-oracle", "--model", "alexnet"]) == 2
     assert "oracle cannot run live" in capsys.readouterr().err
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import shutil
 
 import pytest
@@ -54,8 +55,12 @@ def test_calibrate_file_reuses_factors(tmp_path):
     other = calibrate_file(tmp_path / "alexnet.json", tmp_path / "a.json", None, None, tmp_path / "yolov3-paper.json")
     assert other.settings["device_slowdown"] == pytest.approx(paper.settings["device_slowdown"])
     assert other.cut("last").device_time == pytest.approx(2 * 4.347)
+    table1 = calibrate_file(tmp_path / "alexnet.json", tmp_path / "b.json", None, None)  # the paper's Table 1
+    assert table1.cut("last").device_time == 0.136 and table1.cut("0").edge_time == pytest.approx(0.616)
+    small.model = "yolov3-tiny"  # not in the paper
+    small.save(tmp_path / "tiny.json")
     with pytest.raises(ValueError, match="no paper times"):
-        calibrate_file(tmp_path / "alexnet.json", tmp_path / "b.json", None, None)
+        calibrate_file(tmp_path / "tiny.json", tmp_path / "c.json", None, None)
 
 
 def test_every_policy_sees_the_same_frames_and_oracle_beats_greedy():
@@ -68,12 +73,12 @@ def test_every_policy_sees_the_same_frames_and_oracle_beats_greedy():
     config.link.trace = "walk:mean=1MB,sigma=0.8"
     profile = toy_profile()
     for seed in (1, 2):
-        runs = {name: run_policy(name, config, profile, seed, 300) for name in BASELINES + ("oracle",)}
+        runs = {name: run_policy(name, config, profile, seed, 300) for name in BASELINES + ("myopic-oracle",)}
         captures = {name: [o.capture for o in outcomes] for name, outcomes in runs.items()}
         assert len({tuple(c) for c in captures.values()}) == 1
         assert len(captures["greedy"]) == 300
         cost = {name: RunMetrics.of(outcomes).system_cost for name, outcomes in runs.items()}
-        assert cost["oracle"] < cost["greedy"]
+        assert cost["myopic-oracle"] < cost["greedy"]
 
 
 def _metrics(**values: float) -> RunMetrics:
@@ -87,7 +92,7 @@ def test_improvement_and_oracle_gap_math():
     rows = {"a2c": _metrics(mean_bytes=1e6, mean_delay=0.7, drop_rate=0.0, system_cost=2.0),
             "device-only": _metrics(mean_bytes=0.0, mean_delay=5.0, drop_rate=0.5, system_cost=8.0),
             "greedy": _metrics(mean_bytes=2e6, mean_delay=0.5, drop_rate=0.1, system_cost=1.6),
-            "oracle": _metrics(system_cost=1.6)}
+            "myopic-oracle": _metrics(system_cost=1.6)}
     gains = improvements(rows)
     assert gains["device-only"]["mean_delay"] == pytest.approx(86.0)
     assert gains["device-only"]["system_cost"] == pytest.approx(75.0)
@@ -102,7 +107,7 @@ def test_improvement_and_oracle_gap_math():
     rows["best-fixed"] = _metrics(system_cost=1.0)  # the cheaper clairvoyant reference is the one measured against
     assert clairvoyant_reference(rows) == ("best-fixed", 1.0)
     gaps = oracle_gaps(rows)
-    assert gaps["a2c"] == pytest.approx(100.0) and gaps["oracle"] == pytest.approx(60.0)
+    assert gaps["a2c"] == pytest.approx(100.0) and gaps["myopic-oracle"] == pytest.approx(60.0)
     assert "best-fixed" not in gaps
 
 
@@ -162,7 +167,7 @@ def test_evaluate_command_writes_table_and_uses_a2c(toy_dir, tmp_path, capsys):
     assert main(["evaluate", "--profile", str(profile), "--policy-file", str(tmp_path / "p.pt"), "--frames", "150",
                  "--seeds", "2", "--output", str(tmp_path / "eval"), "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "| a2c |" in text and "cost over oracle" in text
+    assert "| a2c |" in text and "(clairvoyant) %" in text
     for suffix in ("csv", "md", "png"):
         assert (tmp_path / "eval" / f"alexnet.{suffix}").is_file()
 
@@ -173,3 +178,15 @@ def test_shipped_policy_loads_against_paper_and_measured_profiles(model):
     for name in (f"{model}.json", f"{model}-paper.json"):
         profile = ModelProfile.load(CONFIG_DIR / "profiles" / name)
         assert A2CPolicy.load(policy_file, SplitCosts.from_profile(profile, "raw")).costs.model == model
+
+
+def test_evaluate_with_the_bound_prints_every_policys_gap_to_it(toy_dir, tmp_path, capsys):
+    profile = toy_dir / "alexnet-paper.json"
+    assert main(["evaluate", "--profile", str(profile), "--policy", "greedy,device-only", "--frames", "120",
+                 "--seeds", "2", "--bound", "--output", str(tmp_path / "eval"), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("lower bound on the system cost:"))
+    bound = float(line.split(":")[1].split()[0])
+    gaps = dict(re.findall(r"^\| (greedy|device-only) \| (-?[0-9.]+) \|$", text, re.M))
+    assert set(gaps) == {"greedy", "device-only"} and all(float(g) >= 0.0 for g in gaps.values())
+    assert bound > 0

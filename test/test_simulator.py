@@ -82,14 +82,14 @@ def test_oracle_beats_every_fixed_split_without_queueing():
     profile = toy_profile(table={"0": (0.0, 0.05, 500_000), "mid": (0.2, 0.03, 50_000), "last": (0.6, 0.0, 44)})
     trace = PiecewiseTrace([7.0, 5.0, 6.0, 11.0], [5e6, 2e5, 2e4, 1e6])
     kw = {"interval": 2.0, "timeout": 1.0, "reward": Reward(w=0.0)}
-    oracle_outcomes = simulate(make_policy("oracle", profile), trace, 300, **kw)
+    oracle_outcomes = simulate(make_policy("myopic-oracle", profile), trace, 300, **kw)
     assert {o.split for o in oracle_outcomes} == {"0", "mid", "last"}
     oracle = RunMetrics.of(oracle_outcomes).system_cost
     costs = SplitCosts.from_profile(profile)
     fixed = {s: RunMetrics.of(simulate(FixedSplit(costs, s), trace, 300, **kw)).system_cost for s in costs.splits}
     assert oracle <= min(fixed.values()) - 0.01
     with pytest.raises(RuntimeError, match="inside the simulator"):
-        make_policy("oracle", profile).decide(None)
+        make_policy("myopic-oracle", profile).decide(None)
 
 
 def test_from_config_uses_the_papers_interval_and_timeout():
@@ -107,9 +107,9 @@ def test_cli_simulate_writes_outcomes_and_plot(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| greedy | 300 |" in text and "| split |" in text
     assert len(read_csv(out / "alexnet-greedy.csv")) == 300 and (out / "alexnet-greedy.png").stat().st_size > 0
-    assert main(["simulate", "--profile", str(profile), "--policy", "device-only,oracle", "--frames", "50",
+    assert main(["simulate", "--profile", str(profile), "--policy", "device-only,myopic-oracle", "--frames", "50",
                  "--no-plot", "--output", str(out)]) == 0
-    assert "| oracle | 50 |" in capsys.readouterr().out
+    assert "| myopic-oracle | 50 |" in capsys.readouterr().out
     assert main(["bench", "sim", "--profile", str(profile), "--frames", "2000", "--policy", "device-only",
                  "--traces", "const:1MB"]) == 0
     assert "| device-only | const 1 MB/s |" in capsys.readouterr().out
@@ -140,7 +140,7 @@ def test_the_live_systems_overheads_add_to_one_frame_exactly():
     (o,) = simulate(FixedSplit(costs, "b"), ConstantTrace(2e6), frames=1, transport_overhead=0.02, result_latency=0.01)
     assert (o.local_compute, o.transmit, o.edge_compute) == pytest.approx((0.3, 0.05 + 0.02, 0.05))
     assert o.total_delay == pytest.approx(0.3 + 0.07 + 0.05 + 0.01)
-    sim = Simulator(make_policy("oracle", PROFILE), ConstantTrace(2e6), timeout=1.0, interval=5.0,
+    sim = Simulator(make_policy("myopic-oracle", PROFILE), ConstantTrace(2e6), timeout=1.0, interval=5.0,
                     transport_overhead=0.02, result_latency=0.01)
     predicted = []
     sim.policy.decide = lambda state: predicted.append(sim.clairvoyant_cost(costs.index("b"), state.now)) or "b"
@@ -219,3 +219,23 @@ def test_calibrate_from_run_writes_the_fitted_profile_and_sim_settings(tmp_path,
     assert fitted["sim"]["transport_overhead"] == pytest.approx(0.03)
     assert ModelProfile.load(fitted["device"]["profile"]).settings["fitted_to_run"]["frames"] == 300
     assert main(["calibrate"]) == 2  # neither a model nor a run
+
+
+def test_a_result_later_than_edge_timeout_after_delivery_is_edge_lost_as_on_the_live_device():
+    """Split 0 of the toy profile: 1 MB at 10 MB/s (0.1 s), then 0.3 s at the edge; a frame every 0.1 s piles
+    up at the edge. With edge_timeout 0.5 s a frame whose result comes back 0.5 s or more after its
+    delivery is dropped as edge_lost at delivery + 0.5 s; the edge still serves it, so the next one waits."""
+    kw = {"timeout": 100.0, "interval": 0.1, "offload_max": 100}
+    fast = ConstantTrace(1e7)
+    ample = simulate(FixedSplit(SplitCosts.from_profile(PROFILE), "0"), fast, frames=20, **kw)
+    strict = simulate(FixedSplit(SplitCosts.from_profile(PROFILE), "0"), fast, frames=20, edge_timeout=0.5, **kw)
+    assert all(o.completed for o in ample)
+    for loose, tight in zip(ample, strict, strict=True):
+        delivered = loose.capture + loose.local_wait + loose.offload_wait + loose.transmit
+        if loose.total_delay - (delivered - loose.capture) <= 0.5:
+            assert tight.completed and tight.total_delay == pytest.approx(loose.total_delay)
+        else:
+            assert (tight.drop_reason, tight.drop_place) == ("edge_lost", "edge")
+            assert tight.total_delay == pytest.approx(delivered + 0.5 - loose.capture)
+            assert tight.bytes_sent == 1_000_000
+    assert sum(not o.completed for o in strict) > 0

@@ -59,9 +59,9 @@ JPEG bytes whatever the config's codec (the config's ``codec.frame_encoding`` ap
 
 
 def check_policies(names: Sequence[str]) -> list[str]:
-    """The policies to run live; ``oracle`` is refused (ValueError) with the reason."""
+    """The policies to run live; ``myopic-oracle`` is refused (ValueError) with the reason."""
     if ORACLE in names:
-        raise ValueError("the oracle cannot run live: it decides from the exact future of the trace and the "
+        raise ValueError("the myopic oracle cannot run live: it decides from the exact future of the trace and the "
                          "queues, which only the simulator knows (scissor evaluate without --live runs it)")
     if not names:
         raise ValueError("no policy to evaluate")

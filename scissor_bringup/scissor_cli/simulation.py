@@ -76,9 +76,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, CLAIRVOYANT, breakdown_table,
+    from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, CLAIRVOYANT, bound_gaps, breakdown_table,
                                                 clairvoyant_reference, evaluate, improvements, markdown_table,
-                                                metrics_rows, oracle_gaps, plot_bars, write_rows)
+                                                metrics_rows, oracle_gaps, plot_bars, run_bounds, write_rows)
     from scissor_core.analysis.metrics import format_table
     from scissor_core.policies.serving import default_policy_path
 
@@ -116,6 +116,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         reference = clairvoyant_reference(summaries)[0]
         text += ["", markdown_table(["policy", f"cost over {reference} (clairvoyant) %"],
                                     oracle_gaps(summaries).items())]
+    if args.bound:
+        bounds = run_bounds(config, profile, seeds, config.sim.frames)
+        bound = sum(b.total for b in bounds) / sum(b.queueing.frames for b in bounds)
+        text += ["", f"lower bound on the system cost: {bound:.3f} (per seed: queueing DP "
+                 + ", ".join(f"{b.queueing.per_frame:.3f}" for b in bounds) + "; capacity LP "
+                 + ", ".join(f"{b.capacity / b.queueing.frames:.3f}" for b in bounds) + ")", "",
+                 markdown_table(["policy", "cost over the lower bound %"], bound_gaps(summaries, bound).items())]
     print("\n".join(text))
     stem = args.output / model
     written = [write_rows(metrics_rows({"model": model}, evaluations), stem.with_suffix(".csv"))]
@@ -205,11 +212,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=5, help="seeds sim.seed .. sim.seed+N-1 (arrivals, trace) (default 5)")
     p.add_argument("--output", type=Path, help="folder (default results/evaluate, with --live results/evaluate-live)")
     add_progress_option(p)
+    p.add_argument("--bound", action="store_true",
+                   help="also compute each seed's lower bound (no policy does better on those frames; "
+                        "sim.compute_spread must be 0) and every policy's gap to it")
     p.add_argument("--netns", action="store_true",
                    help="with --live: the robot side and the edge as two hosts behind a tc-shaped veth link "
                         "following the trace (root); see scissor testbed --netns")
     p.add_argument("--live", action="store_true",
-                   help="run each policy on the live testbed (not the oracle) on the same frames and trace, one "
+                   help="run each policy on the live testbed (not the myopic oracle) on the same frames and trace, one "
                         "frame per --interval, then the simulator on the same scenario: writes the metrics and "
                         "the simulator-vs-testbed calibration (--profile: default device.profile or "
                         "config/profiles/MODEL.json; --frames: default 60 scene frames, or every frame of --bag)")

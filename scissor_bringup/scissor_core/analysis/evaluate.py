@@ -33,11 +33,12 @@ from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import parse_trace
+from scissor_core.simulation.bound import RunBound, simulator_bound
 from scissor_core.simulation.simulator import Simulator
 from scissor_core.wire.codec import codec_labels
 
 A2C = "a2c"
-ORACLE = "oracle"
+ORACLE = "myopic-oracle"
 HINDSIGHT = "best-fixed"
 """Clairvoyant reference: per seed, the candidate split (one for every frame) with the lowest system cost on
 that very run, chosen after running them all. The per-frame oracle is myopic and loses to a good fixed split
@@ -133,6 +134,22 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
                                    {s: n / len(outcomes) for s, n in splits.items()})
     bar.close()
     return results
+
+
+def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int], frames: int) -> list[RunBound]:
+    """The lower bound (:mod:`scissor_core.simulation.bound`) of each seed's run: no policy's run on those
+    arrivals and that trace costs less."""
+    costs = SplitCosts.for_config(profile, config.codec)
+    bounds = []
+    for seed in seeds:
+        simulator = Simulator.from_config(config, Policy(costs), parse_trace(config.link.trace, seed=seed))
+        bounds.append(simulator_bound(simulator, frames, seed=seed))
+    return bounds
+
+
+def bound_gaps(rows: Mapping[str, RunMetrics], bound: float) -> dict[str, float]:
+    """Per policy: its system cost over the lower bound (a mean cost per frame), in percent."""
+    return {name: (m.system_cost / bound - 1.0) * 100.0 if bound > 0 else math.nan for name, m in rows.items()}
 
 
 def improvement(policy: float, baseline: float) -> float:

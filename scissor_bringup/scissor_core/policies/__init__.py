@@ -1,7 +1,7 @@
 """Split-decision policies behind one interface, and a factory by name.
 
 Names: ``device-only``, ``edge-only``, ``edge-only-jpeg``, ``semi-fixed``,
-``greedy``, ``load-aware``, ``dads``, ``ddp``, ``oracle`` (simulation only),
+``greedy``, ``load-aware``, ``dads``, ``ddp``, ``myopic-oracle`` (simulation only),
 ``fixed:SPLIT`` for any one candidate split, and ``round-robin`` (every split in
 turn: for tests and demos of the live testbed).
 """
@@ -16,7 +16,7 @@ from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.policy import Policy
 
 POLICY_NAMES = ("device-only", "edge-only", "edge-only-jpeg", "semi-fixed", "greedy", "load-aware", "dads", "ddp",
-                "oracle")
+                "myopic-oracle")
 LOAD_AWARE_HORIZON = 2.0
 """Frames the load-aware greedy charges for each second of work a frame leaves queued past the next arrival.
 Chosen in the simulator over 1, 2, T/interval and 2T/interval (3,000 frames x 3 seeds): 2 tied the best
@@ -60,7 +60,7 @@ def make_policy(name: str, profile: ModelProfile, *, codec: str = "raw", frame_c
         "load-aware": lambda: LoadAware(costs, w, frame_interval, LOAD_AWARE_HORIZON),
         "dads": lambda: Dads(costs.one_per_cut(), frame_interval),
         "ddp": lambda: DDP(costs),
-        "oracle": lambda: Oracle(costs),
+        "myopic-oracle": lambda: Oracle(costs),
         "round-robin": lambda: RoundRobin(costs),
     }
     if name not in builders:

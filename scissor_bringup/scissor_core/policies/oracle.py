@@ -30,7 +30,7 @@ class ClairvoyantSource(Protocol):
 class Oracle(Policy):
     """Per frame, the split with the lowest exact cost (see the module docstring)."""
 
-    name = "oracle"
+    name = "myopic-oracle"
     clairvoyant = True
 
     def __init__(self, costs: SplitCosts) -> None:

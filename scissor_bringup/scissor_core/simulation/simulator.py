@@ -15,7 +15,9 @@ once: 1 by default, as a CPU or a one-stream GPU edge; the paper's state has no
 edge queue, so a frame waiting there is only seen in its delay). Events at the same
 instant run completions first (edge, link, device), then the arrival, so a
 policy sees the state after everything that finished by then. ``b_hat`` is
-updated when a transmission finishes, from its bytes and duration.
+updated when a transmission finishes, from its bytes and duration. A result not at the device
+``device.edge_timeout`` after the frame's delivery is ``edge_lost``, as on the live device (whose edge
+then counts as away after ``edge_silence_limit`` such frames in a row; the simulator does not model that).
 
 :meth:`Simulator.run` lets the policy decide every frame; :meth:`Simulator.steps`
 is the same run as a coroutine (state out, split in) for learning environments;
@@ -33,7 +35,7 @@ from operator import attrgetter
 from scissor_core.config import ScissorConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.costs import needs_link, needs_local
-from scissor_core.runtime.outcome import FrameOutcome, Reward
+from scissor_core.runtime.outcome import DropPlace, DropReason, FrameOutcome, Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import DeviceQueues, EdgeQueue, Job, ObservedState
 from scissor_core.runtime.traces import BandwidthEstimator, Trace, parse_trace
@@ -63,13 +65,16 @@ class Simulator:
                  offload_max: int = 30, reward: Reward | None = None, interval: float = 1.0, jitter: float = 0.0,
                  burst_every: int = 0, burst_size: int = 0, seed: int = 0, initial_bandwidth: float = 5e6,
                  estimator_window: int = 5, estimator_step: int = 2, edge_capacity: int = 1,
-                 transport_overhead: float = 0.0, result_latency: float = 0.0, compute_spread: float = 0.0) -> None:
+                 transport_overhead: float = 0.0, result_latency: float = 0.0, compute_spread: float = 0.0,
+                 edge_timeout: float = math.inf) -> None:
         """``edge_capacity``: frames the edge serves at once (:class:`~scissor_core.runtime.queues.EdgeQueue`,
         the live edge's model; 1 = one at a time, a larger number a GPU edge serving in parallel).
         What the live system has beyond the profile and the trace (``sim`` section): ``transport_overhead``
         s per transmission, ``result_latency`` s from the edge's end of service to the result at the
         device, and ``compute_spread``, the sigma of a mean-1 lognormal factor on each frame's device and
-        edge compute time (seeded with the run's arrival seed)."""
+        edge compute time (seeded with the run's arrival seed). ``edge_timeout`` (``device.edge_timeout``): a
+        frame whose result is not at the device this long after its delivery to the edge is dropped as
+        ``edge_lost`` at that deadline, as the live device drops it; the edge still serves it (it cannot know)."""
         self.policy = policy
         self.trace = trace
         self.timeout = timeout
@@ -85,6 +90,7 @@ class Simulator:
         self.edge_capacity = edge_capacity
         self.transport_overhead, self.result_latency = transport_overhead, result_latency
         self.compute_spread = compute_spread
+        self.edge_timeout = edge_timeout
         self.queues: DeviceQueues | None = None
         self.edge: EdgeQueue | None = None
         self._edge_service: list[tuple[float, int, Job]] = []
@@ -107,6 +113,7 @@ class Simulator:
             estimator_step=ln.estimator_step,
             edge_capacity=config.edge.capacity, transport_overhead=s.transport_overhead,
             result_latency=s.result_latency, compute_spread=s.compute_spread,
+            edge_timeout=config.device.edge_timeout,
         )
 
     def run(self, frames: int, *, start: float = 0.0, seed: int | None = None) -> list[FrameOutcome]:
@@ -157,6 +164,7 @@ class Simulator:
         edge_heap: list[tuple[float, int, Job, float]] = []  # at the edge: (done, seq, job, service time)
         self._edge_service = edge_heap
         overhead, latency, sigma = self.transport_overhead, self.result_latency, self.compute_spread
+        lost_after = self.edge_timeout
         spread = random.Random(7919 + (self.seed if seed is None else seed))
         draw = (lambda: spread.lognormvariate(-sigma * sigma / 2, sigma)) if sigma else (lambda: 1.0)
         k, t_arr = 0, start + arrivals[0]
@@ -167,7 +175,11 @@ class Simulator:
                     break
                 t, _, job, service = heappop(edge_heap)
                 edge_finish()
-                q.complete(job, t + latency, service)  # the result reaches the device ``latency`` later
+                deadline = job.started + job.transmit + lost_after  # delivered + edge_timeout
+                if t + latency > deadline:
+                    q.fail(job, deadline, DropReason.EDGE_LOST, DropPlace.EDGE, job.nbytes)
+                else:
+                    q.complete(job, t + latency, service)  # the result reaches the device ``latency`` later
                 started = edge_start(t)
                 if started is not None:
                     job, job.edge_wait = started
@@ -268,4 +280,6 @@ class Simulator:
             return drop
         arrived = finish(start, costs.nbytes[split_index])
         done = (max(edge, arrived) if serial else arrived) + costs.edge[split_index] + self.result_latency
+        if done > arrived + self.edge_timeout:
+            return drop
         return self.reward.cost(costs.nbytes[split_index], done - now)
