@@ -128,8 +128,11 @@ def test_a_node_given_a_corrupt_weight_file_exits_with_a_clear_error(tmp_path):
 def test_a_soak_on_the_real_link_with_loss_an_outage_and_an_edge_kill(tmp_path, domain):
     """Two namespaces, 5% packet loss both ways, the link down for 6 s, the edge killed once: every frame
     read gets one outcome, no node fails, frames run device-only while the edge is unreachable, and
-    offloading resumes afterwards."""
-    settings = SoakSettings(frames=200, faults=("edge", "loss5", "outage"), fault_every=60, max_kills=1, down=5.0,
+    offloading resumes afterwards. The edge is killed at frame 30 (3 s), stays down 5 s and takes seconds to load
+    its model again; the link is down 7-13 s (and again from 21 s, after the run's 20 s). Offloading resumes at
+    13-16 s, depending on the machine's load. (With the kill at frame 60 it resumed at 17-22 s, and twice in
+    fresh clones on a loaded machine not before the run ended.)"""
+    settings = SoakSettings(frames=200, faults=("edge", "loss5", "outage"), fault_every=30, max_kills=1, down=5.0,
                             interval=0.1, outage_every=14.0, link_outage=6.0, netns=True)
     report = run_soak(write_config(tmp_path, queues={"timeout": 0.5}, agent={"policy": "fixed:conv2"}), settings,
                       tmp_path / "soak")
