@@ -12,7 +12,7 @@ from scissor_cli.main import main
 from scissor_core.analysis.calibrate import calibrate, calibrate_file
 from scissor_core.analysis.evaluate import (ALL_POLICIES, BASELINES, clairvoyant_reference, improvement,
                                             improvements, oracle_gaps, run_policy)
-from scissor_core.analysis.experiments import CODEC_MODEL, CODEC_TRACES, EXPERIMENTS, MODELS
+from scissor_core.analysis.experiments import CODEC_MODEL, CODEC_TRACES, EXPERIMENTS, MODELS, SCENARIOS
 from scissor_core.analysis.metrics import RunMetrics
 from scissor_core.config import CONFIG_DIR, ScissorConfig
 from scissor_core.policies.a2c import A2CPolicy
@@ -154,6 +154,10 @@ def test_experiment_end_to_end(name, toy_dir, tmp_path_factory, capsys):
             (trace, mode) for _, trace in CODEC_TRACES for mode in ("one codec (raw)", "chosen, mAP >= 0.98")}
         jpeg = {r["codec"]: float(r["accuracy"]) for r in rows if r["policy"] == "edge-only-jpeg"}
         assert jpeg["chosen, mAP >= 0.98"] >= 0.98 > jpeg["one codec (raw)"]  # equal accuracy only when chosen
+    if name == "scenarios":  # no policy, clairvoyant or not, beats the lower bound of its own runs
+        assert {r["scenario"] for r in rows} == {sc.name for sc in SCENARIOS}
+        bound = {r["scenario"]: float(r["system_cost"]) for r in rows if r["policy"] == "lower-bound"}
+        assert all(float(r["system_cost"]) >= bound[r["scenario"]] - 1e-9 for r in rows)
     if name == "fig13":
         assert (out / "yolov3" / "rewards.png").is_file()
         assert len(rows) == 2 * len(MODELS)
