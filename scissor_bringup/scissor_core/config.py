@@ -198,6 +198,8 @@ class SimConfig:
     """Seconds from the edge's end of service to the result at the device in the simulator: publishing and the trip back (fitted like transport_overhead)."""
     compute_spread: float = 0.0
     """Spread of compute times in the simulator: each frame's device and edge time is the profile's times a lognormal factor of mean 1 and this sigma (0 = the profile's exactly; fitted like transport_overhead)."""
+    devices: int = 1
+    """Devices sharing the one edge in the simulator (scissor evaluate, experiment): each its own camera (offset by interval/devices), queues, uplink (the trace, seeded per device) and policy."""
 
     def interval_for(self, model: str) -> float:
         return self.interval if self.interval is not None else PAPER_INTERVAL[model]
@@ -528,6 +530,7 @@ def validate(config: ScissorConfig, source: str) -> None:
         (0.0 <= sim.jitter < 1.0, "sim.jitter", "must be in [0, 1)"),
         (sim.burst_every >= 0 and sim.burst_size >= 0, "sim.burst_every/burst_size", "must be non-negative"),
         (sim.frames >= 1, "sim.frames", "must be at least 1"),
+        (sim.devices >= 1, "sim.devices", "must be at least 1"),
         (min(sim.transport_overhead, sim.result_latency, sim.compute_spread) >= 0,
          "sim.transport_overhead/result_latency/compute_spread", "must be non-negative"),
     ]

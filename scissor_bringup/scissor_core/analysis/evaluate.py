@@ -34,6 +34,7 @@ from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import parse_trace
 from scissor_core.simulation.bound import RunBound, simulator_bound
+from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
 from scissor_core.wire.codec import codec_labels
 
@@ -105,11 +106,17 @@ def build_policy(name: str, config: ScissorConfig, profile: ModelProfile, a2c_fi
 
 def run_policy(name: str, config: ScissorConfig, profile: ModelProfile, seed: int, frames: int,
                a2c_file: Path | None = None) -> list[FrameOutcome]:
-    """One seeded run of one policy: arrivals and trace seeded by ``seed``."""
+    """One seeded run of one policy: arrivals and trace seeded by ``seed`` (with ``sim.devices`` > 1, device
+    ``i``'s by ``seed + i``, and the outcomes of every device together)."""
     if name == HINDSIGHT:
         runs = [run_policy(f"fixed:{split}", config, profile, seed, frames)
                 for split in SplitCosts.for_config(profile, config.codec).splits]
         return min(runs, key=lambda outcomes: RunMetrics.of(outcomes).system_cost)
+    if config.sim.devices > 1:  # several devices at one edge, each with its own copy of the policy and uplink
+        devices = [Simulator.from_config(config, build_policy(name, config, profile, a2c_file),
+                                         parse_trace(config.link.trace, seed=seed + i))
+                   for i in range(config.sim.devices)]
+        return [o for run in SharedEdgeSimulator(devices).run(frames, seed=seed) for o in run]
     policy = build_policy(name, config, profile, a2c_file)
     trace = parse_trace(config.link.trace, seed=seed)
     return Simulator.from_config(config, policy, trace).run(frames, seed=seed)
@@ -138,7 +145,9 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
 
 def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int], frames: int) -> list[RunBound]:
     """The lower bound (:mod:`scissor_core.simulation.bound`) of each seed's run: no policy's run on those
-    arrivals and that trace costs less."""
+    arrivals and that trace costs less. One device only (``sim.devices`` 1): the bound knows no shared edge."""
+    if config.sim.devices > 1:
+        raise ValueError("the lower bound is for one device (sim.devices 1): it does not model a shared edge")
     costs = SplitCosts.for_config(profile, config.codec)
     bounds = []
     for seed in seeds:
@@ -148,7 +157,7 @@ def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int
 
 
 def bound_gaps(rows: Mapping[str, RunMetrics], bound: float) -> dict[str, float]:
-    """Per policy: its system cost over the lower bound (a mean cost per frame), in percent."""
+    """Per policy: its system cost over the lower bound (a mean cost per frame), in percent (NaN without one)."""
     return {name: (m.system_cost / bound - 1.0) * 100.0 if bound > 0 else math.nan for name, m in rows.items()}
 
 
