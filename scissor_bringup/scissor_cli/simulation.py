@@ -61,6 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.paper:
         use_paper_agent(agent)
     model = profile.model
+    if args.learner == "ppo":
+        return train_ppo_command(args, config, profile)
     print(f"# training a2c on {model} (profile {args.profile}, {profile.weights}); trace {config.link.trace}, "
           f"interval {config.sim.interval_for(model):g} s, T {config.queues.timeout_for(model):g} s; "
           f"{agent.seeds} seed(s), up to {agent.episodes} episodes of {agent.episode_frames} frames; "
@@ -72,6 +74,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     policy_path = best.policy.save(args.output or out_dir / "policy.pt")
     print(summarise(runs, agent.convergence_window))
     print(f"kept the median run (seed {best.seed}); wrote {policy_path}, {csv_path}, {png_path}")
+    return 0
+
+
+def train_ppo_command(args: argparse.Namespace, config, profile) -> int:
+    """``scissor train --learner ppo``: stable-baselines3 PPO, ``agent.seeds`` seeds, the median run kept."""
+    from scissor_core.simulation.ppo import train_ppo
+    from scissor_core.simulation.train import summarise, write_curves
+
+    agent, model = config.agent, profile.model
+    timesteps = args.timesteps or agent.episodes * agent.episode_frames
+    print(f"# training ppo on {model} (profile {args.profile}); trace {config.link.trace}, interval "
+          f"{config.sim.interval_for(model):g} s; {agent.seeds} seed(s), {timesteps} frames each in episodes of "
+          f"{agent.episode_frames}")
+    trained = [train_ppo(config, profile, seed, timesteps) for seed in range(agent.seeds)]
+    window = agent.convergence_window
+    ranked = sorted(trained, key=lambda t: t[0].final_score(window))
+    best_run, best = ranked[(len(ranked) - 1) // 2]
+    runs = [run for run, _ in trained]
+    out_dir = args.results / model
+    csv_path, png_path = write_curves(runs, window, out_dir, f"PPO on {model}: mean reward per frame")
+    policy_path = best.save(args.output or out_dir / "ppo.zip")
+    print(summarise(runs, window))
+    print(f"kept the median run (seed {best_run.seed}); wrote {policy_path}, {csv_path}, {png_path}; evaluate it "
+          f"with --policy ppo:{policy_path}")
     return 0
 
 
@@ -197,7 +223,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, help="maximum episodes per seed (default agent.episodes, 500)")
     p.add_argument("--episode-frames", type=int, help="frames per episode (default agent.episode_frames, 1000)")
     p.add_argument("--paper", action="store_true", help=PAPER_HELP)
-    p.add_argument("--output", type=Path, help="policy file (default RESULTS/MODEL/policy.pt)")
+    p.add_argument("--learner", choices=("a2c", "ppo"), default="a2c",
+                   help="a2c (scissor's agent; --paper for the paper's settings) or ppo (stable-baselines3 on the "
+                        "gymnasium environment, the paper's 5-value state)")
+    p.add_argument("--timesteps", type=int,
+                   help="with --learner ppo: frames per seed (default agent.episodes x agent.episode_frames)")
+    p.add_argument("--output", type=Path, help="policy file (default RESULTS/MODEL/policy.pt, ppo: ppo.zip)")
     p.add_argument("--results", type=Path, default=Path("results/train"),
                    help="folder for the reward curves (default results/train)")
     add_progress_option(p)

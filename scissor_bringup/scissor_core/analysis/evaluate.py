@@ -34,6 +34,7 @@ from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import parse_trace
 from scissor_core.simulation.bound import RunBound, simulator_bound
+from scissor_core.simulation.ppo import PPO_PREFIX, PPOPolicy
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
 from scissor_core.wire.codec import codec_labels
@@ -92,12 +93,14 @@ def latency_breakdown(outcomes: Iterable[FrameOutcome]) -> dict[str, float]:
 
 
 def build_policy(name: str, config: ScissorConfig, profile: ModelProfile, a2c_file: Path | None = None) -> Policy:
-    """``a2c`` from ``a2c_file`` (deciding by argmax), or a baseline over the profile with the config's
-    codec, ``w`` and frame interval."""
+    """``a2c`` from ``a2c_file`` (deciding by argmax), ``ppo:FILE`` (:mod:`scissor_core.simulation.ppo`), or a
+    baseline over the profile with the config's codec, ``w`` and frame interval."""
     if name == A2C:
         if a2c_file is None:
             raise ValueError("evaluating a2c needs a policy file")
         return A2CPolicy.load(a2c_file, SplitCosts.for_config(profile, config.codec))
+    if name.startswith(PPO_PREFIX):
+        return PPOPolicy.load(name[len(PPO_PREFIX):], SplitCosts.for_config(profile, config.codec))
     tensor_codec, frame_codec = codec_labels(config.codec)
     return make_policy(name, profile, codec=tensor_codec, frame_codec=frame_codec, w=config.reward.w,
                        frame_interval=config.sim.interval_for(profile.model),
