@@ -56,7 +56,10 @@ def test_parse_faults():
 def test_short_soak_with_every_fault_loses_no_frame_and_recovers(tmp_path, domain):  # noqa: F811
     settings = SoakSettings(frames=600, faults=LOOPBACK_FAULTS, fault_every=120, max_kills=2, down=5.0, interval=0.1,
                             outage=3.0, outage_every=15.0)
-    report = run_soak(write_config(tmp_path, queues={"timeout": 0.5}), settings, tmp_path / "soak")  # the paper's T
+    # The agent decides round-robin: every split in turn, so frames offload whenever the edge is there (the shipped
+    # AlexNet policy runs every frame on the device, the best choice under the paper's Table 1).
+    report = run_soak(write_config(tmp_path, queues={"timeout": 0.5}, agent={"policy": "round-robin"}), settings,
+                      tmp_path / "soak")  # the paper's T
     print(report.summary)
     assert report.passed, report.summary
     assert report.frames_read == report.outcomes_recorded == report.log_rows > 200
@@ -70,7 +73,8 @@ def test_short_soak_with_every_fault_loses_no_frame_and_recovers(tmp_path, domai
         "offloading did not resume after the edge restarted"
     first_fallback = first_streak([o.seq for o in outcomes if o.fallback_decision and o.policy == "greedy"])
     assert first_fallback, "the fallback never decided while the agent was away"
-    assert any(o.policy == "a2c" for o in outcomes if o.seq > first_fallback[1]), "agent decisions did not resume"
+    assert any(o.policy == "round-robin" for o in outcomes if o.seq > first_fallback[1]), \
+        "agent decisions did not resume"
     # The bursts reached the device: frames read much closer together than the camera interval
     # (whether they overflow its queues depends on how loaded the machine is; a loaded device that
     # reads late only bunches more frames together).
