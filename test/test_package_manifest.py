@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 from repo_paths import PACKAGE_DIR, REPO
 
 ROSDEP_KEYS = {
-    "torch": "python3-pytorch-pip", "numpy": "python3-numpy", "opencv-python-headless": "python3-opencv",
+    "torch": "python3-pytorch-pip", "numpy": "python3-numpy", "scipy": "python3-scipy",
+    "opencv-python-headless": "python3-opencv",
     "PyYAML": "python3-yaml", "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm",
     "psutil": "python3-psutil", "cryptography": "python3-cryptography", "gymnasium": "python3-gymnasium-pip",
     "stable-baselines3": "python3-stable-baselines3-pip", "rosbags": "python3-rosbags-pip",

@@ -235,9 +235,9 @@ class Hanging(Node):
         self.done = rclpy.task.Future()
         self.create_timer(0.05, lambda: self.done.set_result(True))
 
-    def destroy_node(self):
+    def stop(self):
         print("work saved", file=sys.stderr, flush=True)
-        threading.Event().wait()  # what a middleware cleanup that never returns looks like
+        threading.Event().wait()  # what a cleanup that never returns looks like
 
 process.CLEANUP_LIMIT = float(sys.argv[1])
 process.run_and_exit(Hanging, [])
@@ -255,4 +255,40 @@ def test_a_node_whose_cleanup_hangs_exits_with_its_stacks(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "work saved" in done.stderr
     assert "did not finish within 0.5 s of the node's stop" in done.stderr
-    assert "in destroy_node" in done.stderr  # the stack shows where it hung
+    assert "in stop" in done.stderr  # the stack shows where it hung
+
+
+NODE_WHOSE_RCLPY_DESTRUCTION_WOULD_HANG = """
+import os, sys, rclpy
+from rclpy.node import Node
+from std_msgs.msg import String
+from scissor_ros import process
+
+class Leaving(Node):
+    def __init__(self):
+        super().__init__("leaving")
+        self.done = rclpy.task.Future()
+        self.publisher = self.create_publisher(String, "leaving", 1)
+        self.create_timer(0.05, lambda: self.done.set_result(True))
+
+    def stop(self):
+        print("work saved", file=sys.stderr, flush=True)
+
+    def destroy_node(self):
+        os._exit(3)  # stands for rclpy's node destruction that blocks holding the GIL (seen in fresh clones)
+
+process.run_and_exit(Leaving, [])
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_node_process_leaves_without_rclpys_node_destruction(tmp_path):
+    """The node's own stop runs and its endpoints go; rclpy's destroy_node (whose handle destruction was seen to
+    block for good holding the GIL, out of any watchdog thread's reach) is never called, by run() or by the
+    context's shutdown."""
+    script = tmp_path / "leaving_node.py"
+    script.write_text(NODE_WHOSE_RCLPY_DESTRUCTION_WOULD_HANG)
+    done = subprocess.run([sys.executable, str(script)], env=ros_env(unique_domain_id()), capture_output=True,
+                          text=True, timeout=100)
+    assert done.returncode == 0, done.stderr
+    assert "work saved" in done.stderr

@@ -93,10 +93,14 @@ class AgentNode(Node):
                                f"moving-average reward {self.reward_log.average.value:.4f} "
                                f"(last {len(self.reward_log.average.values)} outcomes)")
 
-    def destroy_node(self) -> None:
+    def stop(self) -> None:
+        """Save the online policy and close the reward log (what must outlive the process)."""
         if self.learning:
             self.save_checkpoint()
             self.reward_log.close()
+
+    def destroy_node(self) -> None:
+        self.stop()
         super().destroy_node()
 
 

@@ -77,9 +77,13 @@ class AnnotatorNode(Node):
         if self.log is not None:
             self.log.add(result, image, frame is not None)
 
-    def destroy_node(self) -> None:
+    def stop(self) -> None:
+        """Close the results log."""
         if getattr(self, "log", None) is not None:
             self.log.close()
+
+    def destroy_node(self) -> None:
+        self.stop()
         super().destroy_node()
 
 

@@ -152,12 +152,15 @@ class DeviceNode(Node):
                                                      stamp_ns=self.get_clock().now().nanoseconds))
         self.diagnostics.set(message="running", **self.runtime.status())
 
-    def destroy_node(self) -> None:
+    def stop(self) -> None:
         """Stop the workers and write the outcome of every frame still in the pipeline."""
         if hasattr(self, "runtime"):  # not when __init__ failed half-way (rclpy destroys the node at shutdown)
             self.runtime.stop()
             # rclpy's context is usually down by now (Ctrl-C), so /rosout is gone: plain stderr.
             print(f"device_node: {self.runtime.final_report()}", file=sys.stderr, flush=True)
+
+    def destroy_node(self) -> None:
+        self.stop()
         super().destroy_node()
 
 

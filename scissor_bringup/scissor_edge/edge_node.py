@@ -95,11 +95,14 @@ class EdgeNode(Node):
             if self.context.ok():
                 raise
 
-    def destroy_node(self) -> None:
+    def stop(self) -> None:
         """Stop serving (also when __init__ failed half-way: rclpy destroys the node at shutdown)."""
         left = self.runtime.stop() if hasattr(self, "runtime") else 0
         if left:
             print(f"edge_node: stopped with {left} feature map(s) still queued", flush=True)
+
+    def destroy_node(self) -> None:
+        self.stop()
         super().destroy_node()
 
 

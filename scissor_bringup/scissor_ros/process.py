@@ -110,6 +110,26 @@ def exit_when_cleanup_hangs() -> threading.Timer:
     return timer
 
 
+def leave(node: Node) -> None:
+    """End a node before its process exits: its own ``stop()`` (our nodes write what must outlive the process
+    there), then every endpoint destroyed, so its peers unmatch at once. Not rclpy's ``destroy_node``: its last
+    step, destroying the node's handle (``destroy_when_not_in_use``), was seen to block for good while holding
+    the GIL (a device and an annotator, twice in one day's fresh clones), where no watchdog thread can run.
+    The process exits right after (:func:`run_and_exit`), which frees the rest; the node is untracked so that
+    the context's shutdown does not destroy it either."""
+    stop = getattr(node, "stop", None)
+    if callable(stop):
+        stop()
+    for destroy, entities in ((node.destroy_publisher, node.publishers),
+                              (node.destroy_subscription, node.subscriptions), (node.destroy_timer, node.timers),
+                              (node.destroy_client, node.clients), (node.destroy_service, node.services)):
+        for entity in list(entities):
+            destroy(entity)
+    untrack = getattr(node.context, "untrack_node", None)  # Kilted's context destroys the nodes it tracks
+    if untrack is not None:
+        untrack(node)
+
+
 def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int:
     """The ros2/examples main: prepare the process (from the config file the ROS arguments name, read
     before the node exists: :mod:`scissor_ros.ros_args`), init, spin until the node's ``done`` future (if
@@ -145,7 +165,7 @@ def run(make_node: Callable[[], Node], args: Sequence[str] | None = None) -> int
                 # goes on as if the signal had arrived a moment earlier.
             finally:
                 watchdog = exit_when_cleanup_hangs()
-                node.destroy_node()
+                leave(node)
         finally:
             rclpy.try_shutdown()
             if watchdog is not None:
