@@ -94,9 +94,8 @@ class PublishesWhileTerminated(Node):
             time.sleep(0.001)
         self.publisher.publish(QueueState())
 
-    def destroy_node(self):
-        print("destroyed", flush=True)
-        super().destroy_node()
+    def stop(self):
+        print("stopped", flush=True)
 
 sys.exit(run(PublishesWhileTerminated, []))
 """
@@ -104,11 +103,11 @@ sys.exit(run(PublishesWhileTerminated, []))
 
 def test_run_treats_a_publish_racing_sigterm_as_the_shutdown(tmp_path):
     """A SIGTERM that lands inside a callback makes its publish fail; the node must still shut down
-    cleanly (exit 0, destroy_node runs: that is where the device writes its remaining outcomes)."""
+    cleanly (exit 0, its stop() runs: that is where the device writes its remaining outcomes)."""
     script = tmp_path / "racing_node.py"
     script.write_text(RACING_NODE)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "destroyed" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0 and "stopped" in done.stdout, done.stderr[-2000:]
 
 
 def test_fastdds_profile_only_when_the_environment_chooses_nothing(monkeypatch):
