@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_ppo_command(args: argparse.Namespace, config, profile) -> int:
     """``scissor train --learner ppo``: stable-baselines3 PPO, ``agent.seeds`` seeds, the median run kept."""
     from scissor_core.simulation.ppo import train_ppo
-    from scissor_core.simulation.train import summarise, write_curves
+    from scissor_core.simulation.train import median_run, summarise, write_curves
 
     agent, model = config.agent, profile.model
     timesteps = args.timesteps or agent.episodes * agent.episode_frames
@@ -89,9 +89,8 @@ def train_ppo_command(args: argparse.Namespace, config, profile) -> int:
           f"{agent.episode_frames}")
     trained = [train_ppo(config, profile, seed, timesteps) for seed in range(agent.seeds)]
     window = agent.convergence_window
-    ranked = sorted(trained, key=lambda t: t[0].final_score(window))
-    best_run, best = ranked[(len(ranked) - 1) // 2]
     runs = [run for run, _ in trained]
+    best_run, best = trained[median_run(runs, window)]
     out_dir = args.results / model
     csv_path, png_path = write_curves(runs, window, out_dir, f"PPO on {model}: mean reward per frame")
     policy_path = best.save(args.output or out_dir / "ppo.zip")

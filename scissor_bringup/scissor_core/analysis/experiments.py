@@ -49,7 +49,7 @@ from scissor_core.config import CONFIG_DIR, ScissorConfig, use_paper_agent
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.costs import OPTION_MARK, ModelProfile, codec_table_path
 from scissor_core.simulation.ppo import PPO_PREFIX, train_ppo
-from scissor_core.simulation.train import TrainRun, summarise, train, write_curves
+from scissor_core.simulation.train import TrainRun, median_run, summarise, train, write_curves
 from scissor_core.wire.codec import codec_labels
 
 MODELS: tuple[str, ...] = ("alexnet", "resnet18", "yolov3")
@@ -134,8 +134,8 @@ class Plan:
         if not (stem.with_suffix(".zip").is_file() and stem.with_suffix(".json").is_file()):
             profile = ModelProfile.load(path)
             trained = [train_ppo(config, profile, seed, timesteps) for seed in range(config.agent.seeds)]
-            ranked = sorted(trained, key=lambda t: t[0].final_score(config.agent.convergence_window))
-            ranked[(len(ranked) - 1) // 2][1].save(stem.with_suffix(".zip"))
+            kept = median_run([run for run, _ in trained], config.agent.convergence_window)
+            trained[kept][1].save(stem.with_suffix(".zip"))
         return stem.with_suffix(".zip")
 
     def evaluate(self, config: ScissorConfig, names: Sequence[str] = ALL_POLICIES) -> dict[str, Evaluation]:
@@ -143,10 +143,14 @@ class Plan:
         key = json.dumps([_training_key(config, self.profile_path(config.model.name)), list(names)])
         if key not in self._evaluations:
             a2c = self.trained(config).path if A2C in names else None
-            seeds = [config.sim.seed + EVAL_SEED_OFFSET + i for i in range(self.eval_seeds)]
+            seeds = self.eval_seed_list(config)
             self._evaluations[key] = evaluate(config, ModelProfile.load(self.profile_path(config.model.name)),
                                               names, seeds, self.frames, a2c, progress=self.progress)
         return self._evaluations[key]
+
+    def eval_seed_list(self, config: ScissorConfig) -> list[int]:
+        """The held-out evaluation seeds of a setting: ``sim.seed + EVAL_SEED_OFFSET + i``."""
+        return [config.sim.seed + EVAL_SEED_OFFSET + i for i in range(self.eval_seeds)]
 
     def header(self, title: str, models: Sequence[str], overrides: Mapping[str, object] | None = None) -> str:
         """What was run: profiles (with their full local / edge forward times), sizes, training, codec and
@@ -404,7 +408,7 @@ def _learners(plan: Plan, scenario: Scenario, config: ScissorConfig) -> dict[str
     runs = {"a2c": (A2C, plan.trained(training).path), "a2c-paper": (A2C, plan.trained(paper).path),
             "ppo": (f"{PPO_PREFIX}{plan.trained_ppo(training)}", None)}
     profile = ModelProfile.load(plan.profile_path(config.model.name))
-    seeds = [config.sim.seed + EVAL_SEED_OFFSET + i for i in range(plan.eval_seeds)]
+    seeds = plan.eval_seed_list(config)
     out = {}
     for label, (name, file) in runs.items():
         [evaluation] = evaluate(config, profile, [name], seeds, plan.frames, file, progress=False).values()
@@ -423,7 +427,7 @@ def scenarios(plan: Plan) -> tuple[list[Path], str]:
         shared = config.sim.devices > 1  # no bound, and no myopic oracle (its view is one device's)
         evaluations = dict(plan.evaluate(config, [n for n in SCENARIO_POLICIES
                                                   if not (shared and n == "myopic-oracle")]))
-        seeds = [config.sim.seed + EVAL_SEED_OFFSET + i for i in range(plan.eval_seeds)]
+        seeds = plan.eval_seed_list(config)
         bounds = [] if shared else run_bounds(config, ModelProfile.load(plan.profile_path(scenario.model)), seeds,
                                               plan.frames)
         frames = sum(b.queueing.frames for b in bounds)

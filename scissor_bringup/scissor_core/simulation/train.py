@@ -81,9 +81,13 @@ def train(config: ScissorConfig, profile: ModelProfile, seeds: int,
           progress: bool = True) -> tuple[TrainRun, list[TrainRun]]:
     """Train ``seeds`` runs; return the median run (by final moving average) and all runs."""
     runs = [train_seed(config, profile, seed, progress) for seed in range(seeds)]
-    window = config.agent.convergence_window
-    ranked = sorted(runs, key=lambda r: r.final_score(window))
-    return ranked[(len(ranked) - 1) // 2], runs
+    return runs[median_run(runs, config.agent.convergence_window)], runs
+
+
+def median_run(runs: list[TrainRun], window: int) -> int:
+    """The index of the run whose final moving average is the median (the lower one of an even count)."""
+    ranked = sorted(range(len(runs)), key=lambda i: runs[i].final_score(window))
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def write_curves(runs: list[TrainRun], window: int, out_dir: Path, title: str) -> tuple[Path, Path]:
