@@ -101,7 +101,8 @@ def train_ppo_command(args: argparse.Namespace, config, profile) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, CLAIRVOYANT, bound_gaps, breakdown_table,
+    from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, CLAIRVOYANT, bound_gaps, bound_per_frame,
+                                                breakdown_table,
                                                 clairvoyant_reference, evaluate, improvements, markdown_table,
                                                 metrics_rows, oracle_gaps, plot_bars, run_bounds, write_rows)
     from scissor_core.analysis.metrics import format_table
@@ -143,7 +144,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                     oracle_gaps(summaries).items())]
     if args.bound:
         bounds = run_bounds(config, profile, seeds, config.sim.frames)
-        bound = sum(b.total for b in bounds) / sum(b.queueing.frames for b in bounds)
+        bound = bound_per_frame(bounds)
         text += ["", f"lower bound on the system cost: {bound:.3f} (per seed: queueing DP "
                  + ", ".join(f"{b.queueing.per_frame:.3f}" for b in bounds) + "; capacity LP "
                  + ", ".join(f"{b.capacity / b.queueing.frames:.3f}" for b in bounds) + ")", "",

@@ -159,6 +159,12 @@ def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int
     return bounds
 
 
+def bound_per_frame(bounds: Sequence[RunBound]) -> float:
+    """The bound on the system cost over several seeds' runs: their summed bounds over their frames (NaN: none)."""
+    frames = sum(b.queueing.frames for b in bounds)
+    return sum(b.total for b in bounds) / frames if frames else math.nan
+
+
 def bound_gaps(rows: Mapping[str, RunMetrics], bound: float) -> dict[str, float]:
     """Per policy: its system cost over the lower bound (a mean cost per frame), in percent (NaN without one)."""
     return {name: (m.system_cost / bound - 1.0) * 100.0 if bound > 0 else math.nan for name, m in rows.items()}

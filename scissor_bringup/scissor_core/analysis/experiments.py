@@ -41,9 +41,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from scissor_core.analysis.evaluate import (A2C, ALL_POLICIES, BASELINES, HINDSIGHT, IMPROVEMENT_METRICS, STAGES,
-                                            Evaluation, bound_gaps, breakdown_table, clairvoyant_reference, evaluate,
-                                            improvements, markdown_table, metrics_rows, oracle_gaps, plot_bars,
-                                            plot_breakdown, plot_values, run_bounds, write_rows)
+                                            Evaluation, bound_gaps, bound_per_frame, breakdown_table,
+                                            clairvoyant_reference, evaluate, improvements, markdown_table,
+                                            metrics_rows, oracle_gaps, plot_bars, plot_breakdown, plot_values,
+                                            run_bounds, write_rows)
 from scissor_core.analysis.metrics import RunMetrics, format_table
 from scissor_core.config import CONFIG_DIR, ScissorConfig, use_paper_agent
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
@@ -431,7 +432,7 @@ def scenarios(plan: Plan) -> tuple[list[Path], str]:
         bounds = [] if shared else run_bounds(config, ModelProfile.load(plan.profile_path(scenario.model)), seeds,
                                               plan.frames)
         frames = sum(b.queueing.frames for b in bounds)
-        bound = sum(b.total for b in bounds) / frames if bounds else math.nan
+        bound = bound_per_frame(bounds)
         fixed = evaluations[HINDSIGHT].summary.system_cost
         matters = bool(bounds) and fixed > bound * (1 + SPLITTING_MATTERS / 100)
         if matters:
