@@ -14,7 +14,9 @@ from scissor_core.runtime.costs import SplitCosts
 from scissor_core.runtime.outcome import Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import ConstantTrace, PiecewiseTrace, Trace
-from scissor_core.simulation.bound import PlanPolicy, capacity_bound, lower_bound, simulator_bound
+from scissor_core.simulation.bound import (PlanPolicy, capacity_bound, lower_bound, shared_capacity_bound,
+                                           shared_edge_bound, simulator_bound)
+from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
 
 
@@ -137,3 +139,56 @@ def test_the_capacity_bound_counts_the_drops_a_slow_device_forces():
     assert bound >= 197 * 10.0 + 203 * 0.2 - 1e-6
     run = simulator(Scripted(costs, ("last",) * 400), ConstantTrace(1e6), local_max=1000).run(400)
     assert total(run) >= bound - 1e-6
+
+
+@pytest.mark.parametrize("instance", range(8))
+def test_the_shared_edge_bound_is_never_above_the_best_of_every_devices_split_sequences(instance):
+    """Two devices at one edge, 3 frames each, 3 splits: brute force over all 3^6 pairs of sequences."""
+    rng = random.Random(200 + instance)
+    costs = random_costs(rng, ("0", "a", "last"))
+    kw = {"interval": rng.choice([0.05, 0.1]), "timeout": rng.choice([0.2, 0.5]), "local_max": rng.choice([1, 30]),
+          "result_latency": rng.choice([0.0, 0.01]), "edge_timeout": rng.choice([math.inf, 0.3])}
+    traces = [TRACES["steps"], ConstantTrace(rng.choice([5e5, 3e6]))]
+
+    def shared(first: tuple[str, ...], second: tuple[str, ...]) -> SharedEdgeSimulator:
+        return SharedEdgeSimulator([simulator(Scripted(costs, first), traces[0], **kw),
+                                    simulator(Scripted(costs, second), traces[1], **kw)])
+
+    frames = 3
+    sequences = list(itertools.product(costs.splits, repeat=frames))
+    optimum = min(sum(total(run) for run in shared(a, b).run(frames)) for a in sequences for b in sequences)
+    bound = shared_edge_bound(shared(sequences[0], sequences[0]), frames)
+    assert bound.queueing.frames == 2 * frames and len(bound.queueing.plan) == 2 * frames
+    assert bound.queueing.total <= optimum + 1e-9
+    assert bound.capacity <= optimum + 1e-6
+
+
+def test_the_shared_edge_capacity_bound_counts_the_drops_a_shared_edge_forces():
+    """Edge-only frames, 0.3 s at the edge, one every 0.4 s on each of 2 devices for 40 s: alone each device's
+    frames fit (0.3 < 0.4), together the edge serves at most (39.6 + 0.1 + 10) / 0.3 = 165 of the 200 within
+    F = 10 s; the capacity programme sees the forced drops, the per-device DP cannot."""
+    costs = SplitCosts("toy", "raw", ("0",), (0.0,), (0.3,), (1000,))
+    arrivals = [0.4 * k for k in range(100)]
+    common = {"timeout": 0.5, "w": 1.0, "drop_penalty": 10.0}
+    alone = capacity_bound(arrivals, costs, ConstantTrace(1e7), **common)
+    assert alone == pytest.approx(100 * (0.3 + 1e-4 + 1e-3), rel=1e-6)
+    together = shared_capacity_bound([(arrivals, ConstantTrace(1e7)), ([a + 0.2 for a in arrivals],
+                                                                       ConstantTrace(1e7))], costs, **common)
+    assert together >= 2 * alone + 30 * (10.0 - 0.301)
+    devices = SharedEdgeSimulator([simulator(Scripted(costs, ("0",) * 100), ConstantTrace(1e7), interval=0.4,
+                                             local_max=1000, offload_max=1000, edge_timeout=5.0) for _ in range(2)])
+    bound = shared_edge_bound(devices, 100)
+    assert bound.capacity > bound.queueing.total
+    assert sum(total(run) for run in devices.run(100)) >= bound.total - 1e-6
+
+
+def test_no_policy_beats_the_shared_edge_bound_on_a_loaded_run():
+    profile = toy_profile("resnet18")
+    costs = SplitCosts.from_profile(profile)
+    for devices in (2, 3):
+        bound = shared_edge_bound(SharedEdgeSimulator([simulator(Scripted(costs, ("0",) * 200), ConstantTrace(2e6),
+                                                                 interval=0.2) for _ in range(devices)]), 200)
+        for name in ("device-only", "edge-only", "greedy", "load-aware", "ddp", "semi-fixed"):
+            runs = SharedEdgeSimulator([simulator(make_policy(name, profile, frame_interval=0.2, costs=costs),
+                                                  ConstantTrace(2e6), interval=0.2) for _ in range(devices)]).run(200)
+            assert RunMetrics.of([o for run in runs for o in run]).system_cost >= bound.per_frame - 1e-9, name

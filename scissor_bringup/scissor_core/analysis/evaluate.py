@@ -33,7 +33,7 @@ from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import parse_trace
-from scissor_core.simulation.bound import RunBound, simulator_bound
+from scissor_core.simulation.bound import RunBound, shared_edge_bound, simulator_bound
 from scissor_core.simulation.ppo import PPO_PREFIX, PPOPolicy
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
@@ -116,10 +116,9 @@ def run_policy(name: str, config: ScissorConfig, profile: ModelProfile, seed: in
                 for split in SplitCosts.for_config(profile, config.codec).splits]
         return min(runs, key=lambda outcomes: RunMetrics.of(outcomes).system_cost)
     if config.sim.devices > 1:  # several devices at one edge, each with its own copy of the policy and uplink
-        devices = [Simulator.from_config(config, build_policy(name, config, profile, a2c_file),
-                                         parse_trace(config.link.trace, seed=seed + i))
-                   for i in range(config.sim.devices)]
-        return [o for run in SharedEdgeSimulator(devices).run(frames, seed=seed) for o in run]
+        policies = [build_policy(name, config, profile, a2c_file) for _ in range(config.sim.devices)]
+        return [o for run in SharedEdgeSimulator.from_config(config, policies, seed).run(frames, seed=seed)
+                for o in run]
     policy = build_policy(name, config, profile, a2c_file)
     trace = parse_trace(config.link.trace, seed=seed)
     return Simulator.from_config(config, policy, trace).run(frames, seed=seed)
@@ -148,14 +147,17 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
 
 def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int], frames: int) -> list[RunBound]:
     """The lower bound (:mod:`scissor_core.simulation.bound`) of each seed's run: no policy's run on those
-    arrivals and that trace costs less. One device only (``sim.devices`` 1): the bound knows no shared edge."""
-    if config.sim.devices > 1:
-        raise ValueError("the lower bound is for one device (sim.devices 1): it does not model a shared edge")
+    arrivals and that trace costs less (with ``sim.devices`` > 1, :func:`shared_edge_bound` of every device's
+    run at the one edge)."""
     costs = SplitCosts.for_config(profile, config.codec)
     bounds = []
     for seed in seeds:
-        simulator = Simulator.from_config(config, Policy(costs), parse_trace(config.link.trace, seed=seed))
-        bounds.append(simulator_bound(simulator, frames, seed=seed))
+        if config.sim.devices > 1:
+            shared = SharedEdgeSimulator.from_config(config, [Policy(costs)] * config.sim.devices, seed)
+            bounds.append(shared_edge_bound(shared, frames, seed=seed))
+        else:
+            simulator = Simulator.from_config(config, Policy(costs), parse_trace(config.link.trace, seed=seed))
+            bounds.append(simulator_bound(simulator, frames, seed=seed))
     return bounds
 
 

@@ -421,20 +421,21 @@ def scenarios(plan: Plan) -> tuple[list[Path], str]:
     """Every causal baseline in each scenario of :data:`SCENARIOS`, with the lower bound of the same runs
     (:mod:`scissor_core.simulation.bound`) and each policy's gap to it; where splitting matters (the bound more
     than :data:`SPLITTING_MATTERS` % below the best fixed split) the learners too, and whether the goal is met.
-    A shared edge has no bound, and its learners would need training at that edge: baselines only."""
+    At a shared edge the bound is :func:`~scissor_core.simulation.bound.shared_edge_bound`, the learners train
+    there (every device deciding with the one learner) and the myopic oracle is left out (its view is one
+    device's)."""
     rows, table, gaps, costs = [], [], {}, {}
     for scenario in tqdm(SCENARIOS, desc="scenarios", unit="scenario", disable=not plan.progress):
         config = plan.setting(scenario.model, scenario.overrides)
-        shared = config.sim.devices > 1  # no bound, and no myopic oracle (its view is one device's)
+        shared = config.sim.devices > 1
         evaluations = dict(plan.evaluate(config, [n for n in SCENARIO_POLICIES
                                                   if not (shared and n == "myopic-oracle")]))
         seeds = plan.eval_seed_list(config)
-        bounds = [] if shared else run_bounds(config, ModelProfile.load(plan.profile_path(scenario.model)), seeds,
-                                              plan.frames)
+        bounds = run_bounds(config, ModelProfile.load(plan.profile_path(scenario.model)), seeds, plan.frames)
         frames = sum(b.queueing.frames for b in bounds)
         bound = bound_per_frame(bounds)
         fixed = evaluations[HINDSIGHT].summary.system_cost
-        matters = bool(bounds) and fixed > bound * (1 + SPLITTING_MATTERS / 100)
+        matters = fixed > bound * (1 + SPLITTING_MATTERS / 100)
         if matters:
             evaluations.update(_learners(plan, scenario, config))
         summaries = _summaries(evaluations)
@@ -448,15 +449,14 @@ def scenarios(plan: Plan) -> tuple[list[Path], str]:
                 else "not met")
         table.append([scenario.name, bound, fixed, best, causal[best], gaps[scenario.name][best], top or "-",
                       learned.get(top, math.nan), gaps[scenario.name].get(top, math.nan) if top else math.nan,
-                      "-" if shared else "yes" if matters else "no", goal])
+                      "yes" if matters else "no", goal])
         labels = {"scenario": scenario.name, "model": scenario.model,
                   **{k: str(v) for k, v in scenario.overrides.items()}, "train_trace": scenario.train_trace or ""}
         rows += [{**labels, "policy": n, "system_cost": m.system_cost, "drop_rate": m.drop_rate, "bound": bound,
                   "gap_to_bound_pct": gaps[scenario.name].get(n, math.nan)} for n, m in summaries.items()]
-        if bounds:
-            rows.append({**labels, "policy": "lower-bound", "system_cost": bound,
-                         "bound_queueing_dp": sum(b.queueing.total for b in bounds) / frames,
-                         "bound_capacity_lp": sum(b.capacity for b in bounds) / frames})
+        rows.append({**labels, "policy": "lower-bound", "system_cost": bound,
+                     "bound_queueing_dp": sum(b.queueing.total for b in bounds) / frames,
+                     "bound_capacity_lp": sum(b.capacity for b in bounds) / frames})
     columns = [*LEARNERS, *SCENARIO_POLICIES]
     matrix = markdown_table(["scenario", "lower bound", *columns],
                             [[name, c["lower-bound"], *(c.get(p, math.nan) for p in columns)]

@@ -15,6 +15,9 @@ Choices where the paper is silent, written down here:
   outcome may arrive many frames later (a frame in flight), so transitions are
   kept pending by sequence number. The task is treated as continuing: there is
   no terminal state, and pending transitions at an episode's end are discarded.
+- Several devices at one edge share one learner (:meth:`A2CPolicy.stream`): one network, normaliser, buffer
+  and optimiser, but each device its own pending transitions, since ``s_{t+1}`` is the *same device's* next
+  frame and sequence numbers restart per device. Each device learns from its own frames' rewards.
 - State normalisation: a running mean / standard deviation of the state vector
   (the paper's ``[l, c, b_hat (MB/s), tau (s), o (MB)]``, or extended)
   updated while training and frozen when evaluating; it is saved in the policy file.
@@ -174,6 +177,18 @@ def _share_one_buffer(modules: list[nn.Module]) -> np.ndarray:
     return flat.numpy()
 
 
+class _Transitions:
+    """One stream of frames' transitions waiting for their reward or their next state, by sequence number."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, list] = {}  # seq -> [state, action, reward | None, next state | None]
+        self.previous_seq: int | None = None
+
+    def clear(self) -> None:
+        self.pending.clear()
+        self.previous_seq = None
+
+
 class A2CPolicy(Policy):
     """The learning agent behind the one :class:`Policy` interface."""
 
@@ -196,8 +211,8 @@ class A2CPolicy(Policy):
         self._critic = _NumpyMLP(self.critic)
         self.normaliser = RunningNormaliser(size)
         self.buffer: deque[tuple[np.ndarray, int, float, np.ndarray]] = deque(maxlen=settings.buffer_size)
-        self._pending: dict[int, list] = {}  # seq -> [state, action, reward | None, next state | None]
-        self._previous_seq: int | None = None
+        self._own = _Transitions()
+        self._streams: list[A2CStream] = []
         self._completed = 0
         self.updates = 0
         self._rng = random.Random(seed)
@@ -225,6 +240,9 @@ class A2CPolicy(Policy):
         return np.asarray(vector, dtype=np.float64)
 
     def decide(self, state: ObservedState) -> str:
+        return self._decide(state, self._own)
+
+    def _decide(self, state: ObservedState, transitions: _Transitions) -> str:
         raw = self.features(state)
         if self.training:
             self.normaliser.update(raw)
@@ -232,30 +250,40 @@ class A2CPolicy(Policy):
         probs = self.probabilities(s)
         if self.training:
             action = min(int(np.searchsorted(np.cumsum(probs), self._rng.random())), len(probs) - 1)
-            if self._previous_seq is not None and self._previous_seq in self._pending:
-                self._pending[self._previous_seq][3] = s
-                self._try_complete(self._previous_seq)
-            self._pending[state.seq] = [s, action, None, None]
-            self._previous_seq = state.seq
+            previous = transitions.previous_seq
+            if previous is not None and previous in transitions.pending:
+                transitions.pending[previous][3] = s
+                self._try_complete(transitions, previous)
+            transitions.pending[state.seq] = [s, action, None, None]
+            transitions.previous_seq = state.seq
         else:
             action = int(np.argmax(probs))
         self.last_probabilities = tuple(probs.tolist())
         return self.costs.splits[action]
 
+    def stream(self) -> A2CStream:
+        """Another device deciding with this learner: same network and learning, its own transitions."""
+        stream = A2CStream(self)
+        self._streams.append(stream)
+        return stream
+
     # -------------------------------------------------------------- learning
     def observe(self, outcome: FrameOutcome) -> None:
+        self._observe(outcome, self._own)
+
+    def _observe(self, outcome: FrameOutcome, transitions: _Transitions) -> None:
         if not self.training:
             return
-        entry = self._pending.get(outcome.seq)
+        entry = transitions.pending.get(outcome.seq)
         if entry is not None:
             entry[2] = outcome.reward
-            self._try_complete(outcome.seq)
+            self._try_complete(transitions, outcome.seq)
 
-    def _try_complete(self, seq: int) -> None:
-        s, a, r, s_next = self._pending[seq]
+    def _try_complete(self, transitions: _Transitions, seq: int) -> None:
+        s, a, r, s_next = transitions.pending[seq]
         if r is None or s_next is None:
             return
-        del self._pending[seq]
+        del transitions.pending[seq]
         self.buffer.append((s, a, r, s_next))
         self._completed += 1
         if self._completed % self.settings.update_every == 0 and len(self.buffer) >= self.settings.batch:
@@ -264,9 +292,9 @@ class A2CPolicy(Policy):
             self.update(np.stack(s_b), np.asarray(a_b), np.asarray(r_b, dtype=np.float32), np.stack(next_b))
 
     def end_episode(self) -> None:
-        """Queues are reset between episodes: drop transitions that cannot complete."""
-        self._pending.clear()
-        self._previous_seq = None
+        """Queues are reset between episodes: drop transitions that cannot complete (every stream's)."""
+        for transitions in (self._own, *(stream.transitions for stream in self._streams)):
+            transitions.clear()
 
     def losses_and_gradients(self, s: np.ndarray, a: np.ndarray, r: np.ndarray, s_next: np.ndarray):
         """The paper's losses on one batch and their gradient as one flat vector (actor then critic
@@ -363,3 +391,22 @@ class A2CPolicy(Policy):
         policy.normaliser.m2 = data["norm_m2"].numpy().astype(np.float64)
         return policy
 
+
+
+class A2CStream(Policy):
+    """One more device of an :class:`A2CPolicy` (:meth:`A2CPolicy.stream`): decides and learns with that
+    learner, keeping its own frames' transitions apart."""
+
+    def __init__(self, learner: A2CPolicy) -> None:
+        super().__init__(learner.costs)
+        self.learner = learner
+        self.name = learner.name
+        self.transitions = _Transitions()
+
+    def decide(self, state: ObservedState) -> str:
+        split = self.learner._decide(state, self.transitions)
+        self.last_probabilities = self.learner.last_probabilities
+        return split
+
+    def observe(self, outcome: FrameOutcome) -> None:
+        self.learner._observe(outcome, self.transitions)

@@ -31,7 +31,8 @@ optimistic, so still a bound, but no longer the relaxation's exact optimum (:att
 
 :func:`capacity_bound` is the second bound, from what the device, link and edge can carry over windows of
 the run: it sees the drops a slow device or edge forces, which the DP's merged labels blur. The run's bound
-(:class:`RunBound`, :func:`simulator_bound`) is the higher of the two.
+(:class:`RunBound`, :func:`simulator_bound`) is the higher of the two. :func:`shared_edge_bound` gives both
+for several devices at one edge.
 
 The cheapest label's decisions are also returned (:attr:`Bound.plan`, ``None`` = drop): replayed
 in the real simulator by :class:`PlanPolicy`, they give an offline cost that *is* achievable, an
@@ -40,6 +41,7 @@ upper bound on the optimum. The optimum of the run lies between the two. ``compu
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +52,7 @@ from scissor_core.runtime.outcome import MB
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import ObservedState
 from scissor_core.runtime.traces import Trace
+from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator, arrival_times
 
 MAX_LABELS = 64
@@ -116,12 +119,42 @@ def simulator_bound(simulator: Simulator, frames: int, *, start: float = 0.0, se
         raise ValueError("the bound needs sim.compute_spread 0: its compute times are the profile's")
     arrivals = [start + a for a in arrival_times(frames, s.interval, s.jitter, s.burst_every, s.burst_size,
                                                  s.seed if seed is None else seed)]
-    common = {"timeout": s.timeout, "w": s.reward.w, "drop_penalty": s.reward.drop_penalty,
-              "overhead": s.transport_overhead, "latency": s.result_latency}
+    common = _settings(s)
     costs = s.policy.costs
     return RunBound(lower_bound(arrivals, costs, s.trace, serial_edge=s.edge_capacity == 1, max_labels=max_labels,
                                 **common),
                     capacity_bound(arrivals, costs, s.trace, edge_servers=s.edge_capacity, **common))
+
+
+def shared_edge_bound(shared: SharedEdgeSimulator, frames: int, *, seed: int | None = None,
+                      max_labels: int = MAX_LABELS) -> RunBound:
+    """The bounds of the run ``shared.run(frames, seed=seed)`` would make, whatever the devices' policies.
+
+    Queueing DP: each device's own run as if it were alone at the edge, summed (a FIFO edge serves none of a
+    device's frames earlier for the other devices' frames being there, and a frame they make late is at most a
+    drop, which the relaxation allows at will); its plan is device 0's frames, then device 1's, ...
+    Capacity programme: every device's frames at once, the edge shared (:func:`shared_capacity_bound`)."""
+    if shared.compute_spread:
+        raise ValueError("the bound needs sim.compute_spread 0: its compute times are the profile's")
+    common = _settings(shared.devices[0])
+    if any(_settings(d) != common for d in shared.devices):
+        raise ValueError("the shared-edge bound needs every device with the same queues, reward and link overheads")
+    costs, streams = shared.devices[0].policy.costs, shared.arrivals(frames, seed)
+    serial = shared.edge_capacity == 1
+    alone = [lower_bound(a, costs, d.trace, serial_edge=serial, max_labels=max_labels, **common)
+             for a, d in zip(streams, shared.devices, strict=True)]
+    queueing = Bound(sum(b.total for b in alone), sum(b.frames for b in alone), all(b.exact for b in alone),
+                     tuple(c for b in alone for c in b.plan), sum(b.merged for b in alone),
+                     max(b.peak_labels for b in alone), max(b.resolution for b in alone))
+    capacity = shared_capacity_bound([(a, d.trace) for a, d in zip(streams, shared.devices, strict=True)], costs,
+                                     edge_servers=shared.edge_capacity, **common)
+    return RunBound(queueing, capacity)
+
+
+def _settings(s: Simulator) -> dict[str, float]:
+    """The simulator settings both bounds take."""
+    return {"timeout": s.timeout, "w": s.reward.w, "drop_penalty": s.reward.drop_penalty,
+            "overhead": s.transport_overhead, "latency": s.result_latency}
 
 
 def lower_bound(arrivals: list[float], costs: SplitCosts, trace: Trace, *, timeout: float, w: float,
@@ -257,10 +290,18 @@ def _merge(dev, link, serve, cost, parent, action, a, max_labels):
             np.minimum.reduceat(serve[order], starts, axis=0), cost[first], parent[first], action[first], cell)
 
 
-def capacity_bound(arrivals: list[float], costs: SplitCosts, trace: Trace, *, timeout: float, w: float,
-                   drop_penalty: float, overhead: float = 0.0, latency: float = 0.0, edge_servers: int = 1,
-                   windows: tuple[float, ...] = CAPACITY_WINDOWS, tiers: tuple[float, ...] = DELAY_TIERS) -> float:
-    """A second lower bound on the run's summed cost, from what the device, the link and the edge can carry.
+def capacity_bound(arrivals: list[float], costs: SplitCosts, trace: Trace, **settings) -> float:
+    """A second lower bound on the run's summed cost, from what the device, the link and the edge can carry
+    (:func:`shared_capacity_bound` for one device)."""
+    return shared_capacity_bound([(arrivals, trace)], costs, **settings)
+
+
+def shared_capacity_bound(devices: Sequence[tuple[list[float], Trace]], costs: SplitCosts, *, timeout: float,
+                          w: float, drop_penalty: float, overhead: float = 0.0, latency: float = 0.0,
+                          edge_servers: int = 1, windows: tuple[float, ...] = CAPACITY_WINDOWS,
+                          tiers: tuple[float, ...] = DELAY_TIERS) -> float:
+    """A lower bound on the summed cost of a run of devices (each its arrivals and uplink trace) at one edge,
+    from what each device, each uplink and the one edge can carry.
 
     Map any simulator run to the programme below: a dropped frame, or one completing more than ``F`` s after
     capture (it costs more than ``F``), becomes a drop (``F``, using nothing). Every other frame costs at
@@ -271,14 +312,17 @@ def capacity_bound(arrivals: list[float], costs: SplitCosts, trace: Trace, *, ti
     frames completing within D fit in the device time, the link's bytes and the edge time of the window's span +
     D. The linear programme over those constraints (a frame may be split between options) is solved exactly
     (HiGHS); its optimum is at most every run's cost. Unlike the DP of :func:`lower_bound` it sees the drops
-    that a device or an edge too slow for the frame rate forces, but no queueing delay."""
+    that a device or an edge too slow for the frame rate forces, but no queueing delay. With several devices
+    the device and link constraints are per device (its own frames of the window, its own trace) and the edge
+    constraint is over every device's frames of the window: the edge is the one resource they share."""
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
 
-    n = len(arrivals)
+    times = np.concatenate([np.asarray(a, dtype=float) for a, _ in devices])
+    device_of = np.concatenate([np.full(len(a), d) for d, (a, _) in enumerate(devices)])
+    n = len(times)
     if not n:
         return 0.0
-    times = np.asarray(arrivals, dtype=float)
     local = np.asarray(costs.local, dtype=float)
     nbytes = np.asarray(costs.nbytes, dtype=float)
     on_device = np.array([cut != EDGE_ONLY for cut in costs.cuts])
@@ -289,7 +333,8 @@ def capacity_bound(arrivals: list[float], costs: SplitCosts, trace: Trace, *, ti
     for j in range(len(local)):
         ready = times + local[j]
         if on_link[j]:
-            arrived = np.array([trace.transmit_finish_time(t, int(nbytes[j])) for t in ready]) + overhead
+            arrived = np.array([devices[d][1].transmit_finish_time(t, int(nbytes[j]))
+                                for t, d in zip(ready, device_of)]) + overhead
             delay[:, j] = arrived + costs.edge[j] + latency - times
         else:
             delay[:, j] = ready - times
@@ -311,24 +356,30 @@ def capacity_bound(arrivals: list[float], costs: SplitCosts, trace: Trace, *, ti
     one = coo_matrix((np.ones(len(price)), (frame_of, variables)), shape=(n, len(price)))  # one option per frame
     rows, cols, vals, caps = [], [], [], []
     completed = tier_of >= 0
+    def limit(chosen: np.ndarray, resource: int, capacity: float) -> None:
+        amount = use[split_of[chosen], resource]
+        if amount.any():
+            rows.append(np.full(len(amount), len(caps)))
+            cols.append(variables[chosen])
+            vals.append(amount)
+            caps.append(capacity)
+
+    device_of_variable = device_of[frame_of]
     for length in windows:
-        group = ((times - times[0]) // length).astype(np.int64)
+        group = ((times - times.min()) // length).astype(np.int64)
         for g in np.unique(group):
-            members = np.nonzero(group == g)[0]
-            start, end = times[members[0]], times[members[-1]]
+            members = group == g
             inside = completed & (group[frame_of] == g)
+            start, end = times[members].min(), times[members].max()
             for t, high in enumerate(bounds):
                 chosen = inside & (tier_of <= t)
-                capacity = (end - start + timeout + longest, _deliverable(trace, start, end + high),
-                            (end - start + high) * edge_servers)
-                for r in range(3):
-                    amount = use[split_of[chosen], r]
-                    if not amount.any():
-                        continue
-                    rows.append(np.full(len(amount), len(caps)))
-                    cols.append(variables[chosen])
-                    vals.append(amount)
-                    caps.append(capacity[r])
+                limit(chosen, 2, (end - start + high) * edge_servers)  # the edge: every device's frames
+                for d, (_, trace) in enumerate(devices):
+                    own = times[members & (device_of == d)]
+                    if len(own):
+                        mine = chosen & (device_of_variable == d)
+                        limit(mine, 0, own.max() - own.min() + timeout + longest)
+                        limit(mine, 1, _deliverable(trace, own.min(), own.max() + high))
     limits = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                         shape=(len(caps), len(price))) if caps else None
     result = linprog(price, A_ub=limits, b_ub=np.asarray(caps) if caps else None, A_eq=one, b_eq=np.ones(n),

@@ -11,10 +11,16 @@ PPO, ...) can learn split decisions on exactly the system the paper's A2C sees.
 - an episode is ``episode_frames`` frames from empty queues; it ends with
   ``truncated=True`` (a time limit, not a terminal state of the system), after the
   frames still in flight have finished and their rewards are paid;
-- all randomness (arrival jitter, bursts) comes from ``self.np_random`` via ``reset(seed=)``.
+- all randomness (arrival jitter, bursts) comes from ``self.np_random`` via ``reset(seed=)``;
+- with ``sim.devices`` > 1 the environment is the
+  :class:`~scissor_core.simulation.shared_edge.SharedEdgeSimulator`: the agent decides every device's frames in
+  the order they arrive (each step's observation is that device's state), the reward is every device's
+  finished frames', and an episode is ``episode_frames`` frames per device. One agent for all devices is one
+  policy each device then runs a copy of, as ``scissor evaluate`` does.
 """
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import gymnasium as gym
@@ -26,6 +32,7 @@ from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.queues import ObservedState
 from scissor_core.runtime.traces import Trace
+from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
 
 
@@ -38,6 +45,17 @@ class _ExternalPolicy(Policy):
         raise RuntimeError("the gym environment supplies the actions")
 
 
+def _states_only(steps: Generator[tuple[int, ObservedState], str, object]) -> Generator[ObservedState, str, object]:
+    """A shared edge's ``(device, state)`` coroutine as a coroutine of states (the state says nothing of which
+    device it is: every device runs the same policy)."""
+    _, state = next(steps)
+    while True:
+        try:
+            _, state = steps.send((yield state))
+        except StopIteration as done:
+            return done.value
+
+
 class ScissorEnv(gym.Env):
     """Per-frame split decisions in the discrete-event simulator."""
 
@@ -48,7 +66,14 @@ class ScissorEnv(gym.Env):
         super().__init__()
         self.costs = (SplitCosts.from_profile(profile, codec) if codec
                       else SplitCosts.for_config(profile, config.codec))
-        self.sim = Simulator.from_config(config, _ExternalPolicy(self.costs), trace)
+        self.devices = config.sim.devices
+        if self.devices > 1:
+            if trace is not None:
+                raise ValueError("a shared edge's devices each have their own uplink, from the config's trace")
+            self.sim = SharedEdgeSimulator.from_config(
+                config, [_ExternalPolicy(self.costs) for _ in range(self.devices)], config.sim.seed)
+        else:
+            self.sim = Simulator.from_config(config, _ExternalPolicy(self.costs), trace)
         self.episode_frames = episode_frames or config.agent.episode_frames
         self.action_space = gym.spaces.Discrete(len(self.costs.splits))
         self.observation_space = gym.spaces.Box(0.0, np.inf, shape=(5,), dtype=np.float32)
@@ -67,7 +92,8 @@ class ScissorEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self._steps = self.sim.steps(self.episode_frames, seed=int(self.np_random.integers(2**31)))
+        steps = self.sim.steps(self.episode_frames, seed=int(self.np_random.integers(2**31)))
+        self._steps = _states_only(steps) if self.devices > 1 else steps
         self._paid = 0
         state = next(self._steps)
         return self._observation(state), {"seq": state.seq}

@@ -1,7 +1,8 @@
 """PPO (stable-baselines3) on the gymnasium environment: a second learner next to scissor's A2C.
 
 :func:`train_ppo` trains one seed on :class:`~scissor_core.simulation.gym_env.ScissorEnv` (the paper's state, a
-frame's reward when it finishes, episodes of ``agent.episode_frames`` frames) for ``timesteps`` decisions and
+frame's reward when it finishes, episodes of ``agent.episode_frames`` frames; with ``sim.devices`` > 1 one agent
+deciding every device's frames at a shared edge) for ``timesteps`` decisions and
 records each episode's mean reward per frame, as :func:`scissor_core.simulation.train.train_seed` does for A2C,
 so the two learners' curves and median runs compare directly. :class:`PPOPolicy` decides with the trained
 network (its most probable split) behind the one :class:`Policy` interface, so the simulator and ``scissor
@@ -79,6 +80,7 @@ def train_ppo(config: ScissorConfig, profile: ModelProfile, seed: int, timesteps
 
     frames = config.agent.episode_frames
     env = ScissorEnv(config, profile, episode_frames=frames)  # PPO(seed=) seeds its arrivals
+    decisions = frames * config.sim.devices  # per episode: every device's frames
     run = TrainRun(seed=seed)
 
     class Episodes(BaseCallback):
@@ -89,12 +91,12 @@ def train_ppo(config: ScissorConfig, profile: ModelProfile, seed: int, timesteps
         def _on_step(self) -> bool:
             self.total += float(self.locals["rewards"][0])
             if self.locals["dones"][0]:
-                run.rewards.append(self.total / frames)
+                run.rewards.append(self.total / decisions)
                 self.total = 0.0
             return True
 
     torch.set_num_threads(1)
-    model = PPO("MlpPolicy", env, seed=seed, verbose=0, n_steps=min(frames, 2048), batch_size=100, device="cpu")
+    model = PPO("MlpPolicy", env, seed=seed, verbose=0, n_steps=min(decisions, 2048), batch_size=100, device="cpu")
     start = time.perf_counter()
     model.learn(timesteps, callback=Episodes(), progress_bar=False)
     run.seconds = time.perf_counter() - start

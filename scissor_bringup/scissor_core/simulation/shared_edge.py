@@ -1,5 +1,8 @@
 """Several devices sharing one edge: each device its own camera, queues, uplink and policy; one edge queue.
 
+:meth:`SharedEdgeSimulator.run` lets each device's policy decide its frames; :meth:`SharedEdgeSimulator.steps` is
+the same run as a coroutine (device and state out, split in) for a learning environment that decides for all.
+
 Every device is a :class:`~scissor_core.simulation.simulator.Simulator` (its policy, trace, queues, reward
 and workload); :class:`SharedEdgeSimulator` runs them against one
 :class:`~scissor_core.runtime.queues.EdgeQueue`, the live edge's serving model (FIFO over every device's
@@ -16,13 +19,16 @@ Policies that read the simulator's future (the myopic oracle) are refused: their
 from __future__ import annotations
 
 import random
+from collections.abc import Generator, Sequence
 from heapq import heappop, heappush
 from operator import attrgetter
 
+from scissor_core.config import ScissorConfig
 from scissor_core.models.registry import DEVICE_ONLY, EDGE_ONLY
 from scissor_core.runtime.outcome import DropPlace, DropReason, FrameOutcome
 from scissor_core.runtime.policy import Policy
-from scissor_core.runtime.queues import DeviceQueues, EdgeQueue, Job
+from scissor_core.runtime.queues import DeviceQueues, EdgeQueue, Job, ObservedState
+from scissor_core.runtime.traces import parse_trace
 from scissor_core.simulation.simulator import Simulator, arrival_times
 
 EDGE, LINK, DEVICE, ARRIVAL = range(4)
@@ -41,25 +47,60 @@ class SharedEdgeSimulator:
         first = devices[0]
         self.edge_capacity, self.edge_timeout = first.edge_capacity, first.edge_timeout
         self.result_latency, self.compute_spread = first.result_latency, first.compute_spread
+        self.outcomes: list[FrameOutcome] = []
+        """Outcomes of the current run so far, every device's, in the order frames finished."""
+
+    @classmethod
+    def from_config(cls, config: ScissorConfig, policies: Sequence[Policy], seed: int) -> SharedEdgeSimulator:
+        """One device per policy, each with the config's settings and its own uplink: the trace seeded
+        ``seed + i`` for device ``i``."""
+        return cls([Simulator.from_config(config, policy, parse_trace(config.link.trace, seed=seed + i))
+                    for i, policy in enumerate(policies)])
+
+    def arrivals(self, frames: int, seed: int | None = None) -> list[list[float]]:
+        """Each device's capture times in a run with arrival seed ``seed`` (device ``i``: ``seed + i``, offset
+        ``i / N`` of its interval)."""
+        n, base = len(self.devices), self.devices[0].seed if seed is None else seed
+        return [[i * sim.interval / n + t for t in arrival_times(frames, sim.interval, sim.jitter, sim.burst_every,
+                                                                 sim.burst_size, base + i)]
+                for i, sim in enumerate(self.devices)]
 
     def run(self, frames: int, *, seed: int | None = None) -> list[list[FrameOutcome]]:
-        """``frames`` frames per device from empty queues; per device, one outcome per frame sorted by seq."""
+        """``frames`` frames per device from empty queues, each device's policy deciding; per device, one
+        outcome per frame sorted by seq."""
+        steps = self.steps(frames, seed=seed)
+        policies = [sim.policy.decide for sim in self.devices]
+        try:
+            i, state = next(steps)
+            while True:
+                i, state = steps.send(policies[i](state))
+        except StopIteration as done:
+            return done.value
+
+    def steps(self, frames: int, *, seed: int | None = None
+              ) -> Generator[tuple[int, ObservedState], str, list[list[FrameOutcome]]]:
+        """The run as a coroutine, as :meth:`Simulator.steps`: yields ``(device, state)`` at each frame's arrival
+        and expects that device's split back; returns :meth:`run`'s outcomes. Every outcome is also appended
+        to :attr:`outcomes` (all devices, in the order frames finished) and passed to its device's
+        ``policy.observe``."""
         n = len(self.devices)
         base = self.devices[0].seed if seed is None else seed
         outcomes: list[list[FrameOutcome]] = [[] for _ in range(n)]
-        queues, arrivals, estimators, names = [], [], [], []
+        finished: list[FrameOutcome] = []
+        self.outcomes = finished
+        queues, estimators, names = [], [], []
+        arrivals = self.arrivals(frames, base)
         for i, sim in enumerate(self.devices):
             policy = sim.policy
-            emit = outcomes[i].append
-            if type(policy).observe is not Policy.observe:  # the policy learns: pass each outcome on
-                def emit(outcome: FrameOutcome, _out=outcomes[i], _learn=policy.observe) -> None:
-                    _out.append(outcome)
+            learn = policy.observe if type(policy).observe is not Policy.observe else None
+
+            def emit(outcome: FrameOutcome, _out=outcomes[i].append, _learn=learn) -> None:
+                _out(outcome)
+                finished.append(outcome)
+                if _learn is not None:
                     _learn(outcome)
             queues.append(DeviceQueues(policy.costs.model, sim.timeout, sim.local_max, sim.offload_max, sim.reward,
                                        emit))
-            offset = i * sim.interval / n
-            arrivals.append([offset + t for t in arrival_times(frames, sim.interval, sim.jitter, sim.burst_every,
-                                                               sim.burst_size, base + i)])
             sim.estimator.reset()
             estimators.append(sim.estimator)
             names.append(policy.name)
@@ -106,7 +147,7 @@ class SharedEdgeSimulator:
             else:
                 k = next_frame[i]
                 costs = sim.policy.costs
-                split = sim.policy.decide(q.observe(t, k, estimators[i].estimate))
+                split = yield i, q.observe(t, k, estimators[i].estimate)
                 j = costs.splits.index(split)
                 cut = costs.cuts[j]
                 q.admit(Job(k, t, cut, costs.codecs[j], names[i], False, costs.local[j], costs.edge[j],

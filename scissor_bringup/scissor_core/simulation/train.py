@@ -7,12 +7,16 @@ when the moving average over ``agent.convergence_window`` episodes has not
 improved for ``agent.patience`` episodes. With several seeds, the run whose
 final moving average is the median is kept (the paper reports the median of 5).
 Each episode uses its own arrival seed (jitter, bursts); the bandwidth trace
-restarts from its beginning every episode.
+restarts from its beginning every episode. With ``sim.devices`` > 1 the episode runs in the
+:class:`~scissor_core.simulation.shared_edge.SharedEdgeSimulator`: every device decides with the one learner
+(:meth:`A2CPolicy.stream`, its own transitions), on its own uplink (the trace seeded ``sim.seed + i``), and the
+episode's score is the mean reward per frame over all devices.
 """
 from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from tqdm import tqdm
 from scissor_core.config import ScissorConfig
 from scissor_core.policies.a2c import A2CPolicy
 from scissor_core.runtime.costs import ModelProfile, SplitCosts
+from scissor_core.runtime.outcome import FrameOutcome
+from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
 
 
@@ -53,13 +59,13 @@ def train_seed(config: ScissorConfig, profile: ModelProfile, seed: int, progress
     agent = config.agent
     costs = SplitCosts.for_config(profile, config.codec)
     policy = A2CPolicy(costs, config.agent, seed=seed)
-    sim = Simulator.from_config(config, policy)
+    episode_of = episodes(config, policy)
     run = TrainRun(seed=seed, policy=policy)
     best, since_best = float("-inf"), 0
     start = time.perf_counter()
     bar = tqdm(range(agent.episodes), desc=f"train {profile.model} seed {seed}", unit="ep", disable=not progress)
     for episode in bar:
-        outcomes = sim.run(agent.episode_frames, seed=config.sim.seed + episode)
+        outcomes = episode_of(agent.episode_frames, config.sim.seed + episode)
         policy.end_episode()
         run.rewards.append(sum(o.reward for o in outcomes) / len(outcomes))
         average = run.moving_average(agent.convergence_window)[-1]
@@ -75,6 +81,18 @@ def train_seed(config: ScissorConfig, profile: ModelProfile, seed: int, progress
                 break
     run.seconds = time.perf_counter() - start
     return run
+
+
+def episodes(config: ScissorConfig, policy: A2CPolicy) -> Callable[[int, int], list[FrameOutcome]]:
+    """``episode(frames, seed)``: one training episode's outcomes, on one device or, with ``sim.devices`` > 1,
+    on every device of a shared edge (all of them deciding with ``policy``)."""
+    devices = config.sim.devices
+    if devices == 1:
+        sim = Simulator.from_config(config, policy)
+        return lambda frames, seed: sim.run(frames, seed=seed)
+    shared = SharedEdgeSimulator.from_config(config, [policy, *(policy.stream() for _ in range(devices - 1))],
+                                             config.sim.seed)
+    return lambda frames, seed: [o for run in shared.run(frames, seed=seed) for o in run]
 
 
 def train(config: ScissorConfig, profile: ModelProfile, seeds: int,
