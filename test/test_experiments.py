@@ -198,3 +198,17 @@ def test_evaluate_with_the_bound_prints_every_policys_gap_to_it(toy_dir, tmp_pat
     gaps = dict(re.findall(r"^\| (greedy|device-only) \| (-?[0-9.]+) \|$", text, re.M))
     assert set(gaps) == {"greedy", "device-only"} and all(float(g) >= 0.0 for g in gaps.values())
     assert bound > 0
+
+
+def test_more_bound_labels_give_a_bound_no_lower_and_a_shared_edge_has_one(toy_dir, tmp_path, capsys):
+    def bound(*extra: str) -> float:
+        assert main(["evaluate", "--profile", str(toy_dir / "resnet18-paper.json"), "--policy", "greedy",
+                     "--frames", "150", "--seeds", "1", "--set", "sim.interval=0.1", "--bound", *extra,
+                     "--output", str(tmp_path / "eval"), "--no-progress"]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("lower bound on the system"))
+        return float(line.split(":")[1].split()[0])
+
+    assert bound("--bound-labels", "256") >= bound("--bound-labels", "4") > 0
+    assert bound("--set", "sim.devices=2") > 0
+    assert main(["evaluate", "--profile", str(toy_dir / "resnet18-paper.json"), "--bound-labels", "8"]) == 2
+    assert "--bound-labels needs --bound" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import parse_trace
-from scissor_core.simulation.bound import RunBound, shared_edge_bound, simulator_bound
+from scissor_core.simulation.bound import MAX_LABELS, RunBound, shared_edge_bound, simulator_bound
 from scissor_core.simulation.ppo import PPO_PREFIX, PPOPolicy
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
@@ -145,19 +145,20 @@ def evaluate(config: ScissorConfig, profile: ModelProfile, names: Sequence[str],
     return results
 
 
-def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int], frames: int) -> list[RunBound]:
+def run_bounds(config: ScissorConfig, profile: ModelProfile, seeds: Sequence[int], frames: int,
+               max_labels: int = MAX_LABELS) -> list[RunBound]:
     """The lower bound (:mod:`scissor_core.simulation.bound`) of each seed's run: no policy's run on those
     arrivals and that trace costs less (with ``sim.devices`` > 1, :func:`shared_edge_bound` of every device's
-    run at the one edge)."""
+    run at the one edge). ``max_labels``: the DP's label budget (more is tighter and slower)."""
     costs = SplitCosts.for_config(profile, config.codec)
     bounds = []
     for seed in seeds:
         if config.sim.devices > 1:
             shared = SharedEdgeSimulator.from_config(config, [Policy(costs)] * config.sim.devices, seed)
-            bounds.append(shared_edge_bound(shared, frames, seed=seed))
+            bounds.append(shared_edge_bound(shared, frames, seed=seed, max_labels=max_labels))
         else:
             simulator = Simulator.from_config(config, Policy(costs), parse_trace(config.link.trace, seed=seed))
-            bounds.append(simulator_bound(simulator, frames, seed=seed))
+            bounds.append(simulator_bound(simulator, frames, seed=seed, max_labels=max_labels))
     return bounds
 
 
