@@ -14,12 +14,19 @@ from scissor_core.runtime.clock import Clock
 from scissor_core.runtime.edge import EdgeRuntime, Served
 from scissor_core.runtime.records import FeaturePayload
 from scissor_core.sources.scene import TrafficScene
+from scissor_ros.shm import clean_zombie_shm
 
 CAMERA_SEED = 5
 """Seed of the synthetic scene the testbed tests' camera shows."""
 PATIENCE = 120.0
 """Seconds a test waits for work running in threads or processes: a bound that only a hung test reaches,
 however loaded the machine (every timing a test asserts runs on an injected clock instead)."""
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The tests' node processes exit without destroying their DDS participants (:mod:`scissor_ros.shm`): free
+    the shared memory the last of them left, as the next node start would."""
+    clean_zombie_shm()
 
 
 @pytest.fixture(autouse=True)

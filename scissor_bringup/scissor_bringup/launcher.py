@@ -29,6 +29,7 @@ import psutil
 
 from scissor_bringup.testbed import NodeSpec
 from scissor_core.runtime.workers import STACKS_SIGNAL
+from scissor_ros.shm import clean_zombie_shm
 
 log = logging.getLogger("scissor.launcher")
 
@@ -240,4 +241,5 @@ class Launcher:
         for n in [*self.retired, *self.nodes]:
             n.process.wait()
             n.relay.join(timeout=2)
+        clean_zombie_shm()  # the nodes exit without destroying their DDS participants: free their segments
         return {n.spec.name: n.process.returncode for n in self.nodes}

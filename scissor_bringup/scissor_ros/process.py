@@ -19,6 +19,7 @@ from rclpy.task import Future
 from scissor_core.config import ConfigError, ScissorConfig, load_config
 from scissor_core.runtime.workers import STACKS_SIGNAL
 from scissor_ros.ros_args import config_file_from_ros_args
+from scissor_ros.shm import clean_zombie_shm
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
@@ -41,7 +42,9 @@ def reuse_freed_memory(size: int) -> None:
 
 
 def prepare_process(config: ScissorConfig) -> None:
-    """What every scissor ROS process does before rclpy.init: transport profile, allocator."""
+    """What every scissor ROS process does before rclpy.init: shared memory of dead participants freed
+    (:mod:`scissor_ros.shm`: this process, too, will leave its own behind), transport profile, allocator."""
+    clean_zombie_shm()
     use_fastdds_profile(config)
     reuse_freed_memory(config.ros.malloc_reuse_bytes)
 
