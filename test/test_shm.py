@@ -63,3 +63,18 @@ def test_a_young_unlocked_lock_is_not_judged_yet(tmp_path):
 
 def test_a_missing_directory_is_nothing_to_clean(tmp_path):
     assert clean_zombie_shm(tmp_path / "absent") == 0
+
+
+def test_a_process_releases_the_segments_whose_lock_it_holds_and_no_others(tmp_path):
+    from scissor_ros.shm import release_own_segments
+
+    for stem in (SEGMENT, "fastdds_fedcba9876543210", PORT):
+        make(tmp_path, stem, 4000)
+        make(tmp_path, f"{stem}_el")
+    with (tmp_path / f"{SEGMENT}_el").open("ab") as own, (tmp_path / f"{PORT}_el").open("ab") as port:
+        fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(port, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert release_own_segments(tmp_path) == 4000 + 1000
+    assert not (tmp_path / SEGMENT).exists() and not (tmp_path / f"{SEGMENT}_el").exists()
+    assert (tmp_path / "fastdds_fedcba9876543210").exists()  # another participant's
+    assert (tmp_path / PORT).exists()  # ports are shared by every participant of the domain

@@ -19,7 +19,7 @@ from rclpy.task import Future
 from scissor_core.config import ConfigError, ScissorConfig, load_config
 from scissor_core.runtime.workers import STACKS_SIGNAL
 from scissor_ros.ros_args import config_file_from_ros_args
-from scissor_ros.shm import clean_zombie_shm
+from scissor_ros.shm import clean_zombie_shm, release_own_segments
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
@@ -105,6 +105,7 @@ def exit_when_cleanup_hangs() -> threading.Timer:
         with contextlib.suppress(Exception):
             faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         sys.stderr.flush()
+        release_own_segments()
         os._exit(0)
 
     timer = threading.Timer(limit, give_up)
@@ -186,6 +187,7 @@ def run_and_exit(make_node: Callable[[], Node], args: Sequence[str] | None = Non
     the middleware shut down by then; skipping the interpreter's own teardown avoids an exit that was
     seen to hang in Fast DDS/rclpy object finalisation (nodes that then needed SIGKILL)."""
     code = run(make_node, args)
+    release_own_segments()  # os._exit skips the participant's destruction, which would remove them
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

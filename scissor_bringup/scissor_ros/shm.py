@@ -9,7 +9,12 @@ marks the files of a live participant with an ``flock`` held on a lock file besi
 ``NAME_sl``) for as long as the process lives; its own ``fastdds shm clean`` removes the files whose lock it can
 take. :func:`clean_zombie_shm` applies that rule to both name prefixes (Kilted's Fast DDS 3 writes ``fastdds_``,
 Jazzy's Fast DDS 2 ``fastrtps_``). Scissor runs it when a node process starts and after the launcher's nodes
-have exited, so at most the files of the processes that ended since are left.
+have exited. A node process also removes its own segment just before it exits
+(:func:`release_own_segments`), so a clean exit leaves nothing; a killed one leaves its files to the next clean.
+
+(The segment outlives the process because :func:`scissor_ros.process.leave` does not destroy the node, to stay
+clear of a hang in rclpy, so the context's shutdown keeps the participant; ``os._exit`` then skips its
+destruction.)
 """
 from __future__ import annotations
 
@@ -37,6 +42,27 @@ def _locked(path: Path) -> bool:
     except OSError:
         return True
     return False
+
+
+SEGMENT_LOCK = re.compile(r"^fast(?:dds|rtps)_[0-9a-z]{16}_(?:el|sl)$")
+"""A participant's segment lock file (not a port's: ports are opened by every participant of the domain)."""
+
+
+def release_own_segments(directory: Path = SHM_DIR) -> int:
+    """Unlink the segments this process's participants own (their lock file is open here), for a process about
+    to exit without destroying them; the number of bytes freed. Peers that mapped a segment keep their
+    mapping; no new one can open it, and none needs to: its owner is leaving."""
+    freed = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            if target.parent != directory or not SEGMENT_LOCK.match(target.name):
+                continue
+            for path in (directory / target.name[:-3], target):
+                with contextlib.suppress(FileNotFoundError):
+                    freed += path.stat().st_size
+                    path.unlink()
+    return freed
 
 
 def clean_zombie_shm(directory: Path = SHM_DIR, min_age: float = MIN_AGE) -> int:
