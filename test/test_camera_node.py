@@ -20,16 +20,20 @@ def test_camera_publishes_scene_frames_bit_exact():
     received: dict[int, Image] = {}
     diagnostics: list[DiagnosticArray] = []
     with graph_node("camera_test", domain) as t:
-        # RELIABLE readers only match RELIABLE writers: receiving at all proves the QoS override works.
-        reliable = QoSProfile(depth=frames, reliability=ReliabilityPolicy.RELIABLE)
-        t.node.create_subscription(Image, "camera/image_raw",
-                                   lambda m: received.setdefault(parse_frame_id(m.header.frame_id)[1], m), reliable)
         t.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
         with node_process("scissor_device.camera_node", domain, "-p", "camera.source:=scene",
                           "-p", f"camera.max_frames:={frames}", "-p", "camera.interval:=0.1",
                           "-p", f"camera.seed:={seed}", "-p", "camera.encoding:=rgb8",
-                          "-p", "camera.wait_for_subscribers:=1",
+                          "-p", "camera.wait_for_subscribers:=1", "-p", "ros.diagnostics_period:=0.2",
                           "-p", "qos_overrides./camera/image_raw.publisher.reliability:=reliable") as camera:
+            # The camera publishes nothing before its image subscriber: subscribe only once its diagnostics
+            # writer is known here, so its statuses over the run reach us however slow discovery is.
+            t.spin_until(lambda: t.node.count_publishers("/diagnostics") >= 1, 60, "the camera's diagnostics")
+            # RELIABLE readers only match RELIABLE writers: receiving at all proves the QoS override works.
+            reliable = QoSProfile(depth=frames, reliability=ReliabilityPolicy.RELIABLE)
+            t.node.create_subscription(Image, "camera/image_raw",
+                                       lambda m: received.setdefault(parse_frame_id(m.header.frame_id)[1], m),
+                                       reliable)
             t.spin_until(lambda: camera.poll() is not None, 60, "the camera to stop after max_frames")
             t.spin_for(0.3)
             output = camera.stdout.read()
@@ -45,7 +49,8 @@ def test_camera_publishes_scene_frames_bit_exact():
         stamps.append(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
     assert all(b > a for a, b in zip(stamps, stamps[1:]))
     statuses = [s for d in diagnostics for s in d.status if s.name.endswith("camera_node")]
-    assert statuses, "no diagnostics from camera_node"
+    names = [s.name for d in diagnostics for s in d.status]
+    assert statuses, f"no diagnostics from camera_node: {len(diagnostics)} arrays, statuses of {names}"
     values = {kv.key: kv.value for kv in statuses[-1].values}
     assert "frames" in values and "synthetic traffic scene" in values["source"]
 
