@@ -107,6 +107,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                                 metrics_rows, oracle_gaps, plot_bars, run_bounds, write_rows)
     from scissor_core.analysis.metrics import format_table
     from scissor_core.policies.serving import default_policy_path
+    from scissor_core.simulation.bound import MAX_LABELS
 
     if args.live:
         return evaluate_live_command(args)
@@ -145,8 +146,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         text += ["", markdown_table(["policy", f"cost over {reference} (clairvoyant) %"],
                                     oracle_gaps(summaries).items())]
     if args.bound:
-        bounds = run_bounds(config, profile, seeds, config.sim.frames,
-                            **({"max_labels": args.bound_labels} if args.bound_labels else {}))
+        bounds = run_bounds(config, profile, seeds, config.sim.frames, args.bound_labels or MAX_LABELS)
         bound = bound_per_frame(bounds)
         text += ["", f"lower bound on the system cost: {bound:.3f} (per seed: queueing DP "
                  + ", ".join(f"{b.queueing.per_frame:.3f}" for b in bounds) + "; capacity LP "

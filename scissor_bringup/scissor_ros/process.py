@@ -43,7 +43,7 @@ def reuse_freed_memory(size: int) -> None:
 
 def prepare_process(config: ScissorConfig) -> None:
     """What every scissor ROS process does before rclpy.init: shared memory of dead participants freed
-    (:mod:`scissor_ros.shm`: this process, too, will leave its own behind), transport profile, allocator."""
+    (:mod:`scissor_ros.shm`: a killed process cannot free its own), transport profile, allocator."""
     clean_zombie_shm()
     use_fastdds_profile(config)
     reuse_freed_memory(config.ros.malloc_reuse_bytes)

@@ -44,6 +44,16 @@ def _locked(path: Path) -> bool:
     return False
 
 
+def _remove(*paths: Path) -> int:
+    """Unlink each path that exists; the bytes they held."""
+    freed = 0
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            freed += path.stat().st_size
+            path.unlink()
+    return freed
+
+
 SEGMENT_LOCK = re.compile(r"^fast(?:dds|rtps)_[0-9a-z]{16}_(?:el|sl)$")
 """A participant's segment lock file (not a port's: ports are opened by every participant of the domain)."""
 
@@ -58,10 +68,7 @@ def release_own_segments(directory: Path = SHM_DIR) -> int:
             target = Path(os.readlink(f"/proc/self/fd/{fd}"))
             if target.parent != directory or not SEGMENT_LOCK.match(target.name):
                 continue
-            for path in (directory / target.name[:-3], target):
-                with contextlib.suppress(FileNotFoundError):
-                    freed += path.stat().st_size
-                    path.unlink()
+            freed += _remove(directory / target.name[:-3], target)
     return freed
 
 
@@ -83,8 +90,5 @@ def clean_zombie_shm(directory: Path = SHM_DIR, min_age: float = MIN_AGE) -> int
             if now - lock.stat().st_mtime < min_age or _locked(lock):
                 continue
             stem = match["stem"]
-            for path in (directory / stem, directory / f"sem.{stem}_mutex", lock):
-                with contextlib.suppress(FileNotFoundError):
-                    freed += path.stat().st_size
-                    path.unlink()
+            freed += _remove(directory / stem, directory / f"sem.{stem}_mutex", lock)
     return freed

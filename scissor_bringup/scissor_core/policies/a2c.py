@@ -392,7 +392,6 @@ class A2CPolicy(Policy):
         return policy
 
 
-
 class A2CStream(Policy):
     """One more device of an :class:`A2CPolicy` (:meth:`A2CPolicy.stream`): decides and learns with that
     learner, keeping its own frames' transitions apart."""

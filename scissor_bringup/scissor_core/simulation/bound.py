@@ -115,11 +115,9 @@ def simulator_bound(simulator: Simulator, frames: int, *, start: float = 0.0, se
     """The bounds of the run ``simulator.run(frames, start=start, seed=seed)`` would make (same arrivals,
     trace, queues and reward), whatever the policy."""
     s = simulator
-    if s.compute_spread:
-        raise ValueError("the bound needs sim.compute_spread 0: its compute times are the profile's")
+    common = _settings(s)
     arrivals = [start + a for a in arrival_times(frames, s.interval, s.jitter, s.burst_every, s.burst_size,
                                                  s.seed if seed is None else seed)]
-    common = _settings(s)
     costs = s.policy.costs
     return RunBound(lower_bound(arrivals, costs, s.trace, serial_edge=s.edge_capacity == 1, max_labels=max_labels,
                                 **common),
@@ -134,8 +132,6 @@ def shared_edge_bound(shared: SharedEdgeSimulator, frames: int, *, seed: int | N
     device's frames earlier for the other devices' frames being there, and a frame they make late is at most a
     drop, which the relaxation allows at will); its plan is device 0's frames, then device 1's, ...
     Capacity programme: every device's frames at once, the edge shared (:func:`shared_capacity_bound`)."""
-    if shared.compute_spread:
-        raise ValueError("the bound needs sim.compute_spread 0: its compute times are the profile's")
     common = _settings(shared.devices[0])
     if any(_settings(d) != common for d in shared.devices):
         raise ValueError("the shared-edge bound needs every device with the same queues, reward and link overheads")
@@ -152,7 +148,10 @@ def shared_edge_bound(shared: SharedEdgeSimulator, frames: int, *, seed: int | N
 
 
 def _settings(s: Simulator) -> dict[str, float]:
-    """The simulator settings both bounds take."""
+    """The simulator settings both bounds take; a compute spread is refused (its draws depend on the order of
+    events, which the bounds do not replay)."""
+    if s.compute_spread:
+        raise ValueError("the bound needs sim.compute_spread 0: its compute times are the profile's")
     return {"timeout": s.timeout, "w": s.reward.w, "drop_penalty": s.reward.drop_penalty,
             "overhead": s.transport_overhead, "latency": s.result_latency}
 
@@ -371,15 +370,15 @@ def shared_capacity_bound(devices: Sequence[tuple[list[float], Trace]], costs: S
             members = group == g
             inside = completed & (group[frame_of] == g)
             start, end = times[members].min(), times[members].max()
+            spans = [(d, trace, own.min(), own.max()) for d, (_, trace) in enumerate(devices)
+                     if len(own := times[members & (device_of == d)])]  # each device's first and last arrival
             for t, high in enumerate(bounds):
                 chosen = inside & (tier_of <= t)
                 limit(chosen, 2, (end - start + high) * edge_servers)  # the edge: every device's frames
-                for d, (_, trace) in enumerate(devices):
-                    own = times[members & (device_of == d)]
-                    if len(own):
-                        mine = chosen & (device_of_variable == d)
-                        limit(mine, 0, own.max() - own.min() + timeout + longest)
-                        limit(mine, 1, _deliverable(trace, own.min(), own.max() + high))
+                for d, trace, first, last in spans:
+                    mine = chosen & (device_of_variable == d)
+                    limit(mine, 0, last - first + timeout + longest)
+                    limit(mine, 1, _deliverable(trace, first, last + high))
     limits = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                         shape=(len(caps), len(price))) if caps else None
     result = linprog(price, A_ub=limits, b_ub=np.asarray(caps) if caps else None, A_eq=one, b_eq=np.ones(n),
