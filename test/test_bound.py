@@ -5,6 +5,7 @@ import itertools
 import math
 import random
 
+import numpy as np
 import pytest
 from simhelpers import toy_profile
 
@@ -14,10 +15,10 @@ from scissor_core.runtime.costs import SplitCosts
 from scissor_core.runtime.outcome import Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import ConstantTrace, PiecewiseTrace, Trace
-from scissor_core.simulation.bound import (PlanPolicy, capacity_bound, lower_bound, shared_capacity_bound,
-                                           shared_edge_bound, simulator_bound)
+from scissor_core.simulation.bound import (PlanPolicy, _pareto, _settings, capacity_bound, lower_bound,
+                                           shared_capacity_bound, shared_edge_bound, simulator_bound)
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
-from scissor_core.simulation.simulator import Simulator
+from scissor_core.simulation.simulator import Simulator, arrival_times
 
 
 class Scripted(Policy):
@@ -79,6 +80,42 @@ def test_the_bound_is_never_above_the_best_of_every_split_sequence(trace, instan
     assert bound.capacity <= optimum + 1e-6
     replay = total(simulator(PlanPolicy(costs, bound.queueing.plan), TRACES[trace], **kw).run(frames))
     assert replay >= optimum - 1e-9  # the plan is one of the sequences brute force tried
+
+
+@pytest.mark.parametrize("lookahead", [1, 2])
+@pytest.mark.parametrize("instance", range(6))
+def test_the_bound_holds_at_every_lookahead(lookahead, instance):
+    """The default keeps the link's and edge's step functions at no later arrival; keeping more is another
+    valid relaxation (and the bound takes it when asked)."""
+    rng = random.Random(50 + instance)
+    costs = random_costs(rng, ("0", "a", "b", "last"))
+    kw = {"interval": rng.choice([0.05, 0.1]), "timeout": rng.choice([0.2, 0.5]), "local_max": 30}
+    trace = TRACES["steps" if instance % 2 else "constant"]
+    optimum = brute_force(costs, trace, 5, **kw)
+    sim = simulator(Scripted(costs, ("0",) * 5), trace, **kw)
+    arrivals = arrival_times(5, sim.interval, sim.jitter, sim.burst_every, sim.burst_size, sim.seed)
+    bound = lower_bound(arrivals, costs, trace, lookahead=lookahead, max_labels=10_000, **_settings(sim))
+    assert bound.exact and bound.total <= optimum + 1e-9
+
+
+def test_the_pareto_filter_keeps_exactly_the_labels_nothing_dominates():
+    """Against the definition, on random labels with ties in cost and equal states, across several blocks."""
+    rng = np.random.default_rng(3)
+    n = 700
+    dev = rng.integers(0, 6, n).astype(float)
+    link, serve = rng.integers(0, 4, (n, 2)).astype(float), rng.integers(0, 4, (n, 2)).astype(float)
+    cost = rng.integers(0, 30, n).astype(float)
+    kept = _pareto([(dev, link, serve, cost, np.arange(n), 0)])
+    state = np.column_stack([dev, link, serve])
+    def dominated(i):
+        no_later = (state <= state[i]).all(axis=1) & (cost <= cost[i])
+        strictly = (state < state[i]).any(axis=1) | (cost < cost[i])
+        return (no_later & strictly).any()
+    undominated = {tuple([*state[i], cost[i]]) for i in range(n) if not dominated(i)}
+    got = [tuple([*row, c]) for row, c in zip(np.column_stack(kept[:3]), kept[3], strict=True)]
+    assert len(got) == len(set(got)) == len(undominated)  # one label per undominated (state, cost)
+    assert set(got) == undominated
+    assert all(cost[p] == c for p, c in zip(kept[4], kept[3], strict=True))  # each keeps its own history
 
 
 @pytest.mark.parametrize("instance", range(8))
