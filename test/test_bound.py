@@ -15,10 +15,10 @@ from scissor_core.runtime.costs import SplitCosts
 from scissor_core.runtime.outcome import Reward
 from scissor_core.runtime.policy import Policy
 from scissor_core.runtime.traces import ConstantTrace, PiecewiseTrace, Trace
-from scissor_core.simulation.bound import (PlanPolicy, _pareto, _settings, capacity_bound, lower_bound,
-                                           shared_capacity_bound, shared_edge_bound, simulator_bound)
+from scissor_core.simulation.bound import (PlanPolicy, _pareto, capacity_bound, lower_bound, shared_capacity_bound,
+                                           shared_edge_bound, simulator_bound)
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
-from scissor_core.simulation.simulator import Simulator, arrival_times
+from scissor_core.simulation.simulator import Simulator
 
 
 class Scripted(Policy):
@@ -92,9 +92,8 @@ def test_the_bound_holds_at_every_lookahead(lookahead, instance):
     kw = {"interval": rng.choice([0.05, 0.1]), "timeout": rng.choice([0.2, 0.5]), "local_max": 30}
     trace = TRACES["steps" if instance % 2 else "constant"]
     optimum = brute_force(costs, trace, 5, **kw)
-    sim = simulator(Scripted(costs, ("0",) * 5), trace, **kw)
-    arrivals = arrival_times(5, sim.interval, sim.jitter, sim.burst_every, sim.burst_size, sim.seed)
-    bound = lower_bound(arrivals, costs, trace, lookahead=lookahead, max_labels=10_000, **_settings(sim))
+    bound = simulator_bound(simulator(Scripted(costs, ("0",) * 5), trace, **kw), 5, max_labels=10_000,
+                            lookahead=lookahead).queueing
     assert bound.exact and bound.total <= optimum + 1e-9
 
 

@@ -442,7 +442,7 @@ def scenarios(plan: Plan) -> tuple[list[Path], str]:
         profile = ModelProfile.load(plan.profile_path(scenario.model))
         bounds = run_bounds(config, profile, seeds, plan.frames, SCREEN_LABELS)
         fixed = evaluations[HINDSIGHT].summary.system_cost
-        if fixed > bound_per_frame(bounds) * (1 + SPLITTING_MATTERS / 100):  # maybe: tighten the bound to know
+        if fixed > bound_per_frame(bounds) * (1 + SPLITTING_MATTERS / 100):  # splitting may matter: tighten the bound
             bounds = [max(screen, tight, key=lambda b: b.total)
                       for screen, tight in zip(bounds, run_bounds(config, profile, seeds, plan.frames), strict=True)]
         frames = sum(b.queueing.frames for b in bounds)

@@ -116,7 +116,7 @@ class RunBound:
 
 
 def simulator_bound(simulator: Simulator, frames: int, *, start: float = 0.0, seed: int | None = None,
-                    max_labels: int = MAX_LABELS) -> RunBound:
+                    max_labels: int = MAX_LABELS, lookahead: int = LOOKAHEAD) -> RunBound:
     """The bounds of the run ``simulator.run(frames, start=start, seed=seed)`` would make (same arrivals,
     trace, queues and reward), whatever the policy."""
     s = simulator
@@ -125,7 +125,7 @@ def simulator_bound(simulator: Simulator, frames: int, *, start: float = 0.0, se
                                                  s.seed if seed is None else seed)]
     costs = s.policy.costs
     return RunBound(lower_bound(arrivals, costs, s.trace, serial_edge=s.edge_capacity == 1, max_labels=max_labels,
-                                **common),
+                                lookahead=lookahead, **common),
                     capacity_bound(arrivals, costs, s.trace, edge_servers=s.edge_capacity, **common))
 
 
