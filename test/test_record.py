@@ -14,14 +14,19 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
 from scissor_bringup.launcher import Launcher
-from scissor_bringup.recorder import FEATURES_METADATA, RECORDED, RecordError, check_new_bag
+from scissor_bringup.recorder import CAMERA, FEATURES_METADATA, RECORDED, Recorder, RecordError, check_new_bag
 from scissor_bringup.testbed import reliable_camera
 from scissor_bringup.testbed_run import run_testbed
 from scissor_cli.main import main
 from scissor_core.sources.bags import BagSource
 from scissor_core.sources.imaging import parse_frame_id
 from scissor_core.sources.scene import TrafficScene
+from scissor_msgs.msg import LinkState, QueueState
 from scissor_ros import cdr
+from scissor_ros.topics import publisher
+from sensor_msgs.msg import Image
+
+from ros_graph import graph_node
 
 FRAMES = 10
 SEED = 5
@@ -124,6 +129,27 @@ def test_a_recorded_run_holds_every_topic_and_replays(tmp_path, domain, storage,
         assert f"replaying rosbag2 {bag.resolve()} topic /camera/image_raw (Image, {FRAMES} frames)" in out
         assert f"read {FRAMES} frames, recorded {FRAMES} outcomes" in out
     assert f"frames read by the device: {FRAMES}; outcomes recorded: {FRAMES}; duplicates: 0" in run.summary
+
+
+def test_the_camera_is_recorded_only_once_every_awaited_topic_is_heard(tmp_path, domain):
+    """The camera's first frame waits for the recorder's camera reader; that reader comes only once every topic
+    the run will publish has a publisher heard, with no time limit (a lost frame-0 QueueState in CI)."""
+    recorder = Recorder(tmp_path / "bag", "mcap", awaited=frozenset({CAMERA, "scissor/link_state",
+                                                                      "scissor/queue_state"}))
+    with graph_node("robot", domain) as robot:
+        camera = publisher(robot.node, Image, CAMERA)
+        link_state = publisher(robot.node, LinkState, "scissor/link_state")
+        recorder.start()
+        try:
+            robot.spin_until(lambda: link_state.get_subscription_count() == 1, 60, "the recorder's link_state reader")
+            robot.spin_for(2.0)  # a recorder that ignored the unheard QueueState would read the camera by now
+            assert camera.get_subscription_count() == 0
+            publisher(robot.node, QueueState, "scissor/queue_state")
+            robot.spin_until(lambda: camera.get_subscription_count() == 1, 60, "the recorder's camera reader")
+        finally:
+            recorder.stop(limit=1.0)
+    with pytest.raises(RecordError, match="scissor/nothing is not a recorded topic"):
+        Recorder(tmp_path / "other", "mcap", awaited=frozenset({"scissor/nothing"}))
 
 
 def test_recording_to_an_existing_folder_fails_before_any_node_starts(tmp_path, monkeypatch, capsys):

@@ -33,9 +33,10 @@ is never one). Every subscription but the camera's exists before the first node 
 writers match the recorder while that node starts up: a subscription made only when an agent appeared
 lost frame 0's QueueState once in CI, the device publishing it before its writer had matched that late
 reader. The camera subscription comes last, once the camera's publisher is known (its QoS decides how it
-is recorded) and every other subscription has matched a publisher (or after ``CAMERA_AFTER`` s): the camera
-waits for it, so the first frame only leaves once the recorder hears the device, edge and agent too, and
-the bag holds every frame's messages.
+is recorded) and every topic the run publishes (``awaited``, which ``run_testbed`` derives from its config)
+has matched a publisher: the camera waits for it, so the first frame only leaves once the recorder hears the
+device, edge and agent too, and the bag holds every frame's messages. Run alone, the recorder cannot know
+what will publish, so after ``CAMERA_AFTER`` s it records the camera anyway and warns what it has not heard.
 
 rclpy runs here without its signal handlers (the process's own handlers stay in charge), in a context of
 its own, and everything that touches the bag runs in the recorder's thread (sqlite3 connections are
@@ -105,7 +106,8 @@ RECORDED: tuple[RecordedTopic, ...] = (
 second image topic would make ``scissor replay`` ask which one)."""
 CAMERA = "camera/image_raw"
 CAMERA_AFTER = 15.0
-"""Seconds after which the camera is recorded even if some topic has no publisher (e.g. no agent)."""
+"""Seconds after which a recorder not told what to expect (``awaited=None``, e.g. next to ``ros2 launch``)
+records the camera even if some topic has no publisher (e.g. no agent)."""
 
 
 class RecordError(ValueError):
@@ -151,10 +153,17 @@ def bag_counts(path: Path) -> dict[str, tuple[str, int]]:
 class Recorder:
     """Records :data:`RECORDED` into a new rosbag2 folder from :meth:`start` to :meth:`stop`."""
 
-    def __init__(self, path: Path, storage: str = "mcap", namespace: str = "", settle: float = 0.5) -> None:
-        """``settle``: at :meth:`stop`, seconds without a new message before the bag is closed."""
+    def __init__(self, path: Path, storage: str = "mcap", namespace: str = "", settle: float = 0.5,
+                 awaited: frozenset[str] | None = None) -> None:
+        """``settle``: at :meth:`stop`, seconds without a new message before the bag is closed. ``awaited``: the
+        topics (names of :data:`RECORDED`) the run will publish, each heard before the camera is recorded, with
+        no time limit (the run's own bounds it); None: every topic, or whatever is heard after ``CAMERA_AFTER``."""
         check_new_bag(path, storage)
+        unknown = sorted(set(awaited or ()) - {r.topic for r in RECORDED})
+        if unknown:
+            raise RecordError(f"recording to {path}: {', '.join(unknown)} is not a recorded topic")
         self.path, self.storage, self.namespace, self.settle = path, storage, namespace, settle
+        self.awaited = awaited
         self.counts: dict[str, int] = {}
         """Messages written per bag topic."""
         self.skipped = 0
@@ -235,7 +244,7 @@ class Recorder:
     def _record(self, node, executor: SingleThreadedExecutor, writer: Writer) -> None:
         store = cdr.typestore()
         camera: list[tuple[RecordedTopic, Connection]] = []
-        subscriptions = []
+        subscriptions: dict[str, Any] = {}
         for recorded in RECORDED:
             bag_topic = node.resolve_topic_name(recorded.bag_topic or recorded.topic)
             connection = writer.add_connection(bag_topic, recorded.msgtype, typestore=store,
@@ -244,14 +253,20 @@ class Recorder:
             if recorded.topic == CAMERA:
                 camera.append((recorded, connection))
             else:
-                subscriptions.append(self._subscribe(node, writer, recorded, connection))
+                subscriptions[recorded.topic] = self._subscribe(node, writer, recorded, connection)
         started = time.monotonic()
+        awaited = self.awaited if self.awaited is not None else frozenset(subscriptions)
 
         def subscribe_camera_once_the_rest_is_heard() -> None:
             # The camera's own offer must be known too: its QoS decides how it is recorded.
             offers = node.get_publishers_info_by_topic(node.resolve_topic_name(CAMERA))
-            matched = bool(offers) and all(sub.get_publisher_count() > 0 for sub in subscriptions)
-            if camera and (matched or time.monotonic() - started >= CAMERA_AFTER):
+            unheard = sorted(t for t in awaited if t in subscriptions and subscriptions[t].get_publisher_count() == 0)
+            late = self.awaited is None and time.monotonic() - started >= CAMERA_AFTER
+            if camera and ((offers and not unheard) or late):
+                if unheard or not offers:
+                    node.get_logger().warning(
+                        f"recording the camera after {CAMERA_AFTER:g} s with no publisher heard on "
+                        f"{', '.join(unheard + ([] if offers else [CAMERA]))}: their first messages may be missing")
                 # A camera made reliable (a QoS override) is recorded reliably: no frame is lost while
                 # this side of the match completes. A best-effort one only matches a best-effort reader.
                 reliable = bool(offers) and all(o.qos_profile.reliability == ReliabilityPolicy.RELIABLE

@@ -146,7 +146,7 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     if record is not None and side == "edge":
         raise ValueError("--record needs the robot side: the recorder counts on the camera and the device")
     if record is not None:
-        from scissor_bringup.recorder import Recorder, bag_counts, check_new_bag  # rclpy: only when recording
+        from scissor_bringup.recorder import RECORDED, Recorder, bag_counts, check_new_bag  # rclpy: only when recording
 
         record = record.resolve()
         check_new_bag(record, storage)
@@ -188,7 +188,14 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         specs, prefixes = two_hosts.place(specs)
     launcher = Launcher(specs, grace=grace, command_prefix=prefixes)
 
-    recorder = Recorder(record, storage, namespace) if record is not None else None
+    recorder = None
+    if record is not None:
+        # Every topic this run publishes is heard before the camera's first frame leaves (no time limit: on a
+        # loaded machine the nodes took more than CAMERA_AFTER to start, and frame 0's QueueState was lost).
+        use_agent = overrides.get("device_node", {}).get("device.use_agent",
+                                                          load_config(config_file).device.use_agent)
+        recorder = Recorder(record, storage, namespace, awaited=frozenset(
+            r.topic for r in RECORDED if use_agent or r.topic != "scissor/split_decision"))
 
     def enough_outcomes() -> bool:  # the header line, then one line per outcome
         # When recording, also once the bag holds them: the device publishes each outcome just after it logs
