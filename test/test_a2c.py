@@ -145,11 +145,20 @@ def test_normaliser_floors_constant_features_and_clips():
     assert np.all(np.abs(x) <= STATE_CLIP) and x[2] == -STATE_CLIP
 
 
+def test_a_file_trained_on_an_older_extended_state_is_refused_by_name(tmp_path):
+    path = A2CPolicy(COSTS, AgentConfig(state="extended"), seed=0).save(tmp_path / "seven.pt")
+    data = torch.load(path, weights_only=True)
+    data["norm_mean"] = data["norm_mean"][:7]  # the extended state before edge_frames and edge_work
+    torch.save(data, path)
+    with pytest.raises(ValueError, match=r"seven.pt: trained on a 'extended' state of 7 inputs; this version's has 9"):
+        A2CPolicy.load(path, COSTS)
+
+
 def test_extended_state_adds_the_work_in_service_and_old_files_load_with_the_paper_state(tmp_path):
-    state = ObservedState(7, 1.0, 0, 0, 5e6, 0.0, 0.0, 0.12, 250_000, 0.0)
-    assert state.extended_vector() == (*state.vector(), 0.12, 0.25)  # busy device, idle queues
+    state = ObservedState(7, 1.0, 0, 0, 5e6, 0.0, 0.0, 0.12, 250_000, 0.0, 2, 0.9)
+    assert state.extended_vector() == (*state.vector(), 0.12, 0.25, 2.0, 0.9)  # busy device, idle queues
     extended = A2CPolicy(COSTS, AgentConfig(state="extended"), seed=0)
-    assert extended.actor[0].in_features == 7 and extended.features(state).shape == (7,)
+    assert extended.actor[0].in_features == 9 and extended.features(state).shape == (9,)
     path = A2CPolicy(COSTS, use_paper_agent(AgentConfig()), seed=0).save(tmp_path / "paper.pt")
     data = torch.load(path, weights_only=True)
     del data["settings"]["state"]  # a file written before agent.state existed

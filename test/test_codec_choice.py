@@ -71,7 +71,7 @@ def test_one_per_cut_takes_each_splits_fewest_bytes():
 
 def test_every_policy_chooses_among_the_options():
     table = costs()
-    s = ObservedState(0, 0.0, 0, 0, 1e6, 0.0, 0.0, 0.0, 0.0, 0.0)
+    s = ObservedState(0, 0.0, 0, 0, 1e6, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0)
     jpeg = make_policy("edge-only-jpeg", PROFILE, costs=table)
     assert jpeg.decide(s) == "0@jpeg-q100"  # the smallest JPEG at the floor (q90 is below it)
     assert make_policy("edge-only", PROFILE, costs=table).decide(s) == "0@raw"
@@ -163,7 +163,7 @@ def test_the_shipped_codec_policy_serves_the_shipped_table_and_refuses_another_f
     assert default_policy_path(config, "yolov3-tiny").name == "yolov3-tiny-codec.pt"
     policy = serve_policy(config, profile, "a2c")
     assert policy.costs == SplitCosts.for_config(profile, config.codec)
-    s = ObservedState(0, 0.0, 0, 0, 5e6, 0.0, 0.0, 0.0, 0.0, 0.0)
+    s = ObservedState(0, 0.0, 0, 0, 5e6, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0)
     assert policy.decide(s) in policy.costs.splits
     config.codec.min_map = 0.5  # other options: the file is refused, naming the difference
     with pytest.raises(ValueError, match="policy is for model 'yolov3-tiny', codec 'chosen at agreement >= 0.98'"):

@@ -104,7 +104,7 @@ def test_the_header_can_be_given_by_the_sender_and_extra_fields_are_checked():
     from scissor_core.runtime.queues import ObservedState
     from scissor_ros.messages import QUEUE_STATE
 
-    state = ObservedState(3, 1.5, 1, 2, 5e6, 0.4, 1e5, 0.2, 10.0, 20.0)
+    state = ObservedState(3, 1.5, 1, 2, 5e6, 0.4, 1e5, 0.2, 10.0, 20.0, 3, 1.25)
     msg = to_message(QUEUE_STATE, state, stamp_ns=7 * NS + 5, frame_id="camera#3", candidates=["0", "last"])
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id) == (7, 5, "camera#3")
     assert list(msg.candidates) == ["0", "last"]

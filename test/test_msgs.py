@@ -46,7 +46,7 @@ EXPECTED = {
         (H, "header"), ("uint64", "seq"), ("uint32", "local_queue"), ("uint32", "offload_queue"),
         ("float64", "bandwidth_estimate"), ("float64", "pending_work"),
         ("float64", "pending_bytes"), ("float64", "device_backlog"), ("float64", "inflight_bytes"),
-        ("float64", "offload_bytes"), ("string[]", "candidates"),
+        ("float64", "offload_bytes"), ("uint32", "edge_frames"), ("float64", "edge_work"), ("string[]", "candidates"),
     ],
     "LinkState": [
         (H, "header"), ("float64", "bandwidth_estimate"), ("float64", "rtt"),

@@ -7,8 +7,8 @@ import pytest
 
 from scissor_core.models.graph import INPUT
 from scissor_core.models.registry import load_model
-from scissor_core.policies import (DDP, Dads, DagCosts, Greedy, SemiFixed, SplitCosts, heavy_load_cut, make_policy,
-                                   min_cut, predict_delay)
+from scissor_core.policies import (DDP, Dads, DagCosts, EdgeWindow, Greedy, SemiFixed, SplitCosts, heavy_load_cut,
+                                   make_policy, min_cut, predict_delay)
 from scissor_core.runtime.queues import ObservedState
 
 from conftest import small_config
@@ -20,7 +20,7 @@ COSTS = SplitCosts.from_profile(PROFILE)
 
 def state(bandwidth: float = 1e6, local_len: int = 0, device_backlog: float = 0.0, pending: float = 0.0,
           offload: float = 0.0, inflight: float = 0.0, now: float = 0.0) -> ObservedState:
-    return ObservedState(0, now, local_len, 0, bandwidth, 0.0, pending, device_backlog, inflight, offload)
+    return ObservedState(0, now, local_len, 0, bandwidth, 0.0, pending, device_backlog, inflight, offload, 0, 0.0)
 
 
 def test_split_costs_from_profile():
@@ -160,3 +160,36 @@ def test_load_aware_keeps_a_slow_device_from_falling_behind_where_greedy_does():
             for name in ("greedy", "load-aware")}
     assert runs["load-aware"].system_cost < runs["greedy"].system_cost
     assert runs["load-aware"].drop_rate <= runs["greedy"].drop_rate
+
+
+def test_edge_window_sends_the_frame_while_fewer_than_the_window_are_out():
+    policy = EdgeWindow(COSTS, window=2)
+    assert make_policy("edge-window", PROFILE).name == "edge-window"
+    idle = state()
+    assert policy.decide(idle) == "0"
+    for out in (idle._replace(edge_frames=2), idle._replace(offload_len=1, edge_frames=1)):
+        assert policy.decide(out) == "last"
+    assert policy.decide(idle._replace(edge_frames=1, local_len=4)) == "0"  # the device's queue does not count
+    with pytest.raises(ValueError, match="at least 1 frame"):
+        EdgeWindow(COSTS, window=0)
+
+
+def test_edge_window_never_has_more_than_its_window_out_in_the_simulator():
+    """In the simulator (the live device's queue model) the frames a decision sees out -- queued for the link,
+    on it, at the edge -- never exceed the window, and both kinds of frame run."""
+    from scissor_core.simulation.simulator import Simulator
+    from scissor_core.runtime.traces import parse_trace
+
+    class Watched(EdgeWindow):
+        seen: list[ObservedState] = []
+
+        def decide(self, s: ObservedState) -> str:
+            self.seen.append(s)
+            return super().decide(s)
+
+    config = small_config("alexnet")
+    config.sim.interval = 0.05
+    policy = Watched(COSTS, window=2)
+    outcomes = Simulator.from_config(config, policy, parse_trace("const:1MB")).run(300)
+    out = [s.offload_len + s.edge_frames for s in policy.seen]
+    assert max(out) == 2 and {o.split for o in outcomes} == {"0", "last"}

@@ -105,6 +105,32 @@ def test_state_is_the_papers_l_c_b_tau_o():
     assert s.pending_bytes == s.offload_bytes == 506_000
 
 
+def test_edge_frames_count_what_was_sent_until_its_outcome():
+    """Frames on the link or sent stay counted (with their edge work) until completed or failed, however they
+    end."""
+    q, out = make_queues(timeout=10.0)
+    sent = []
+    for seq, edge in ((0, 0.5), (1, 0.25), (2, 0.125)):
+        q.admit(job(seq, 0.0, split="0", local=0.0, edge=edge), 0.0)
+        q.start_transmit(0.0)
+        sent.append(q.finish_transmit(0.1))
+    q.admit(job(3, 0.2, split="0", local=0.0, edge=1.0), 0.2)  # waiting for the link: not at the edge
+    s = q.observe(0.2, 4, 1e6)
+    assert (s.edge_frames, s.edge_work) == (3, pytest.approx(0.875))
+    assert s.extended_vector()[-2:] == (3.0, pytest.approx(0.875))
+    q.start_transmit(0.2)  # on the link: counted
+    assert q.observe(0.2, 5, 1e6).edge_frames == 4
+    q.complete(sent[0], 0.3, 0.5)
+    q.fail(sent[1], 0.3, "edge_lost", "edge", 100_000)
+    s = q.observe(0.3, 6, 1e6)
+    assert (s.edge_frames, s.edge_work) == (2, pytest.approx(1.125))
+    q.abort_transmit(0.4, "shutdown")  # frame 3 failed on the link
+    assert q.observe(0.4, 7, 1e6).edge_frames == 1
+    q.fail(sent[2], 0.4, "shutdown", "edge", 100_000)
+    s = q.observe(0.5, 8, 1e6)
+    assert (s.edge_frames, s.edge_work) == (0, 0.0) and len(out) == 4
+
+
 def test_service_order_errors():
     q, _ = make_queues()
     with pytest.raises(RuntimeError):

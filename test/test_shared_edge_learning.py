@@ -36,7 +36,7 @@ def shared_config(devices: int = 2) -> ScissorConfig:
 
 
 def state(seq: int) -> ObservedState:
-    return ObservedState(seq, 0.1 * seq, seq % 3, 0, 5e6, 0.01 * seq, 1000.0 * seq, 0.0, 0.0, 0.0)
+    return ObservedState(seq, 0.1 * seq, seq % 3, 0, 5e6, 0.01 * seq, 1000.0 * seq, 0.0, 0.0, 0.0, 0, 0.0)
 
 
 def outcome(seq: int, reward: float) -> FrameOutcome:

@@ -69,7 +69,7 @@ def bench_agent(config_file: str, messages: int, rate: float) -> str:
     config = load_config(config_file)
     profile = ModelProfile.load(default_profile_path(config, config.model.name))
     policy = serve_policy(config, profile, config.agent.policy)
-    state = ObservedState(0, 0.0, 2, 1, 5e6, 0.8, 2e6, 0.4, 1e5, 1e6)
+    state = ObservedState(0, 0.0, 2, 1, 5e6, 0.8, 2e6, 0.4, 1e5, 1e6, 1, 0.5)
     for _ in range(200):
         policy.decide(state)
     forward = []

@@ -51,11 +51,9 @@ from scissor_core.config import AgentConfig
 from scissor_core.runtime.costs import SplitCosts, codec_plan
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
-from scissor_core.runtime.queues import ObservedState
+from scissor_core.runtime.queues import STATE_SIZES, ObservedState
 
 POLICY_FORMAT = 1
-STATE_SIZES = {"paper": 5, "extended": 7}
-"""Input size per ``agent.state``: :meth:`ObservedState.vector` or :meth:`ObservedState.extended_vector`."""
 
 
 A2C_FIELDS = ("hidden", "layers", "gamma", "lr", "batch", "update_every", "buffer_size", "entropy_coef",
@@ -73,11 +71,11 @@ def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01, 0.01, 0.01])
+MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01, 0.01, 0.01, 1.0, 0.01])
 """Smallest standard deviation the normaliser uses per state feature, in the state's own units
-(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB): a feature that never varied in
-training
-(a constant-rate link's b_hat) must not be divided by ~0 when it does vary at serving time."""
+(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB, 1 frame, 10 ms): a feature that
+never varied in training (a constant-rate link's b_hat) must not be divided by ~0 when it does vary at
+serving time."""
 STATE_CLIP = 10.0
 """Normalised features are clipped to +-this: inputs far outside the training range stay bounded."""
 
@@ -236,7 +234,7 @@ class A2CPolicy(Policy):
 
     def features(self, state: ObservedState) -> np.ndarray:
         """The un-normalised input vector for ``state`` (``agent.state``: the paper's 5 values or extended)."""
-        vector = state.extended_vector() if self.settings.state == "extended" else state.vector()
+        vector = state.features(self.settings.state)
         return np.asarray(vector, dtype=np.float64)
 
     def decide(self, state: ObservedState) -> str:
@@ -384,6 +382,10 @@ class A2CPolicy(Policy):
         recorded = {"state": "paper", **data["settings"]}  # files from before agent.state had the paper's state
         settings = AgentConfig(**{k: v for k, v in recorded.items() if k in A2C_FIELDS})
         policy = cls(costs, settings, seed=int(data["seed"]), training=training)
+        inputs = data["norm_mean"].numel()
+        if inputs != STATE_SIZES[settings.state]:
+            raise ValueError(f"{path}: trained on a {settings.state!r} state of {inputs} inputs; this version's has "
+                             f"{STATE_SIZES[settings.state]} (train it again: `scissor train`)")
         policy.actor.load_state_dict(data["actor"])
         policy.critic.load_state_dict(data["critic"])
         policy.normaliser.count = int(data["norm_count"])

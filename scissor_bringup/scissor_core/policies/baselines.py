@@ -85,6 +85,33 @@ class SemiFixed(Policy):
         return self.frame if state.local_len > self.threshold else self.split
 
 
+class EdgeWindow(Policy):
+    """At most ``window`` of this device's frames out at the edge: the frame (split 0) goes to the edge while
+    fewer are queued for the link, on it or sent and not answered (``offload_len`` + ``edge_frames``);
+    otherwise the device runs it whole (``last``).
+
+    A window, not a prediction: when the device and the edge together cannot keep up (a Table 5 interval
+    below both compute times), it keeps the edge busy without letting its queue grow, and what the device
+    cannot take times out in the local queue. None of the papers has it; it is the causal rule the bound's
+    gap pointed to (scissor's README, *Scenarios where splitting matters*). Splits between 0 and ``last``
+    are never chosen, so where a middle split is best it is not a contender.
+    """
+
+    name = "edge-window"
+
+    def __init__(self, costs: SplitCosts, window: int = 2) -> None:
+        super().__init__(costs)
+        if window < 1:
+            raise ValueError(f"edge-window: the window is at least 1 frame, got {window}")
+        costs.index(DEVICE_ONLY)
+        self.frame = costs.cheapest(EDGE_ONLY)  # split 0 (with the codec table: its fewest-bytes option)
+        self.window = window
+
+    def decide(self, state: ObservedState) -> str:
+        out = state.offload_len + state.edge_frames
+        return self.frame if out < self.window else DEVICE_ONLY
+
+
 class Greedy(Policy):
     """Greedy / Neurosurgeon: per frame, the split minimising the predicted cost of this frame,
     ``w * MB sent + predicted delay`` (queueing included, see :func:`predict_delay`).

@@ -69,6 +69,13 @@ class Job:
     transmit: float = 0.0
     edge_wait: float = 0.0
     """Waited in the edge's serving queue (set when the edge starts serving it)."""
+    at_edge: bool = False
+    """On the link or sent, its result not yet back (counted in :attr:`ObservedState.edge_frames`)."""
+
+
+STATE_SIZES = {"paper": 5, "extended": 9}
+"""Length of each state vector a learner sees (``agent.state``): :meth:`ObservedState.vector` or
+:meth:`ObservedState.extended_vector`."""
 
 
 class ObservedState(NamedTuple):
@@ -76,7 +83,9 @@ class ObservedState(NamedTuple):
 
     The first five quantities are the paper's ``s_t = [l, c, b_hat, tau, o]``;
     ``device_backlog``, ``inflight_bytes`` and ``offload_bytes`` let the queue-aware baselines
-    (greedy, DDP, DADS) predict when the device and the link become free.
+    (greedy, DDP, DADS) predict when the device and the link become free; ``edge_frames`` and
+    ``edge_work`` are what the device is sending or has sent and still awaits, the only sign of the edge's load
+    it has.
     """
 
     seq: int
@@ -97,6 +106,11 @@ class ObservedState(NamedTuple):
     """Estimated bytes left of the transmission in progress."""
     offload_bytes: float
     """Bytes of the feature maps waiting in the offloading queue (part of ``pending_bytes``)."""
+    edge_frames: int
+    """Frames on the link or sent whose result has not come back (live: until it arrives; simulated: until the
+    edge finishes it, the result path's latency earlier)."""
+    edge_work: float
+    """Estimated edge compute of those frames (s), from the profile (not reduced by their progress)."""
 
     def vector(self) -> tuple[float, float, float, float, float]:
         """The paper's state [l, c, b_hat (MB/s), tau (s), o (MB)]."""
@@ -105,9 +119,16 @@ class ObservedState(NamedTuple):
 
     def extended_vector(self) -> tuple[float, ...]:
         """The paper's state plus what it leaves out, the work *in service*: ``device_backlog`` (s, includes
-        the rest of the frame being computed) and ``inflight_bytes`` (MB left of the transmission in
-        progress). Without them a busy device and an idle one look alike when nothing waits."""
-        return (*self.vector(), self.device_backlog, self.inflight_bytes / MB)
+        the rest of the frame being computed), ``inflight_bytes`` (MB left of the transmission in progress),
+        and the work sent or being sent and not answered, ``edge_frames`` and ``edge_work`` (s). Without them
+        a busy device and an idle one look alike when nothing waits, and so do an idle edge and one whose
+        queue holds seconds of this device's frames."""
+        return (*self.vector(), self.device_backlog, self.inflight_bytes / MB, float(self.edge_frames),
+                self.edge_work)
+
+    def features(self, kind: str) -> tuple[float, ...]:
+        """The vector of :data:`STATE_SIZES` kind ``paper`` or ``extended``."""
+        return self.extended_vector() if kind == "extended" else self.vector()
 
 
 class DeviceQueues:
@@ -129,6 +150,8 @@ class DeviceQueues:
         self._bytes = 0.0
         self._local_work = 0.0
         self._offload_bytes = 0.0
+        self._edge_frames = 0
+        self._edge_work = 0.0
 
     # ----------------------------------------------------------- admission
     def admit(self, job: Job, now: float) -> bool:
@@ -200,6 +223,9 @@ class DeviceQueues:
         job.offload_wait = now - job.enqueued
         job.started = now
         self.transmitting = job
+        job.at_edge = True
+        self._edge_frames += 1
+        self._edge_work += job.edge_time
         return job
 
     def finish_transmit(self, now: float) -> Job:
@@ -214,6 +240,7 @@ class DeviceQueues:
     # ------------------------------------------------------------ outcomes
     def complete(self, job: Job, now: float, edge_compute: float) -> FrameOutcome:
         """The frame's result is back at ``now``: emit its success outcome."""
+        self._leave_edge(job)
         delay = now - job.capture
         nbytes = job.nbytes if job.needs_link else 0
         outcome = FrameOutcome(
@@ -230,6 +257,7 @@ class DeviceQueues:
         return self._drop(job, reason, place, now, bytes_sent)
 
     def _drop(self, job: Job, reason: str, place: str, when: float, bytes_sent: int = 0) -> FrameOutcome:
+        self._leave_edge(job)
         outcome = FrameOutcome(
             job.seq, job.capture, self.model, job.split, job.codec, job.policy, False, reason, place,
             job.fallback, bytes_sent, job.local_wait, job.local_compute, job.offload_wait, job.transmit,
@@ -274,6 +302,12 @@ class DeviceQueues:
         """Drop every waiting frame whose wait already exceeds T (the other methods do this too)."""
         self._expire_local(now)
         self._expire_offload(now)
+
+    def _leave_edge(self, job: Job) -> None:
+        if job.at_edge:
+            job.at_edge = False
+            self._edge_frames -= 1
+            self._edge_work = self._edge_work - job.edge_time if self._edge_frames else 0.0
 
     def _leave_local(self, job: Job) -> None:
         self._tau -= job.local_time + job.edge_time
@@ -327,7 +361,7 @@ class DeviceQueues:
             if inflight < 0.0:
                 inflight = 0.0
         return ObservedState(seq, now, len(self.local), len(self.offload), bandwidth, self._tau, self._bytes,
-                             backlog, inflight, self._offload_bytes)
+                             backlog, inflight, self._offload_bytes, self._edge_frames, self._edge_work)
 
     @property
     def idle(self) -> bool:
