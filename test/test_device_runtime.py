@@ -127,6 +127,27 @@ def test_lost_results_are_dropped_as_edge_lost_and_duplicates_ignored(alexnet, e
     assert runtime.stats.duplicate_or_late_results == 1
 
 
+def test_the_state_counts_the_frames_out_at_the_edge_until_their_outcome(alexnet, edge_of):
+    """``edge_frames`` of the live device: a frame whose result never comes stays counted, with its edge work,
+    until it is declared lost; answered frames leave the count."""
+    outcomes, edge = [], edge_of(lose_result=lambda seq: seq == 1)
+    runtime = make_runtime(alexnet, edge, outcomes, edge_timeout=0.3)
+    runtime.start()
+    scene = TrafficScene(seed=3)
+    assert decide(runtime, 0, scene.frame(0), "conv5", "test") and decide(runtime, 1, scene.frame(1), "conv5", "test")
+    assert wait_for(lambda: len(outcomes) == 1 and len(edge.received) == 2)
+    state = runtime.on_frame(2, scene.frame(2))
+    conv5 = runtime.costs.index("conv5")
+    assert (state.edge_frames, state.edge_work) == (1, pytest.approx(runtime.costs.edge[conv5]))  # frame 1
+    runtime.on_decision(Decision(2, "last", "test"))
+    runtime.clock.advance(0.31)
+    runtime.poll()  # frame 1 is lost
+    assert wait_for(lambda: len(outcomes) == 3)
+    state = runtime.on_frame(3, scene.frame(3))
+    assert (state.edge_frames, state.edge_work) == (0, 0.0)
+    runtime.stop()
+
+
 def test_a_payload_the_edge_never_receipts_is_edge_lost_at_the_link_and_frees_it(alexnet, edge_of):
     """No receipt within edge_timeout of the send: the frame is dropped where it was (the link), counted as
     lost, and the next frame's transmission starts; receipts measure the transmission, and b_hat with it."""
