@@ -145,20 +145,23 @@ def test_normaliser_floors_constant_features_and_clips():
     assert np.all(np.abs(x) <= STATE_CLIP) and x[2] == -STATE_CLIP
 
 
-def test_a_file_trained_on_an_older_extended_state_is_refused_by_name(tmp_path):
-    path = A2CPolicy(COSTS, AgentConfig(state="extended"), seed=0).save(tmp_path / "seven.pt")
+def test_a_file_whose_inputs_do_not_match_its_state_is_refused_by_name(tmp_path):
+    path = A2CPolicy(COSTS, AgentConfig(state="edge"), seed=0).save(tmp_path / "seven.pt")
     data = torch.load(path, weights_only=True)
-    data["norm_mean"] = data["norm_mean"][:7]  # the extended state before edge_frames and edge_work
+    data["norm_mean"] = data["norm_mean"][:7]
     torch.save(data, path)
-    with pytest.raises(ValueError, match=r"seven.pt: trained on a 'extended' state of 7 inputs; this version's has 9"):
+    with pytest.raises(ValueError, match=r"seven.pt: trained on a 'edge' state of 7 inputs; this version's has 9"):
         A2CPolicy.load(path, COSTS)
 
 
 def test_extended_state_adds_the_work_in_service_and_old_files_load_with_the_paper_state(tmp_path):
     state = ObservedState(7, 1.0, 0, 0, 5e6, 0.0, 0.0, 0.12, 250_000, 0.0, 2, 0.9)
-    assert state.extended_vector() == (*state.vector(), 0.12, 0.25, 2.0, 0.9)  # busy device, idle queues
+    assert state.extended_vector() == (*state.vector(), 0.12, 0.25)  # busy device, idle queues
+    assert state.edge_vector() == (*state.extended_vector(), 2.0, 0.9)
     extended = A2CPolicy(COSTS, AgentConfig(state="extended"), seed=0)
-    assert extended.actor[0].in_features == 9 and extended.features(state).shape == (9,)
+    assert extended.actor[0].in_features == 7 and extended.features(state).shape == (7,)
+    edge = A2CPolicy(COSTS, AgentConfig(state="edge"), seed=0)
+    assert edge.actor[0].in_features == 9 and edge.features(state).shape == (9,)
     path = A2CPolicy(COSTS, use_paper_agent(AgentConfig()), seed=0).save(tmp_path / "paper.pt")
     data = torch.load(path, weights_only=True)
     del data["settings"]["state"]  # a file written before agent.state existed

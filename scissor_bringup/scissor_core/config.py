@@ -299,7 +299,7 @@ class AgentConfig:
     """Entropy bonus (beyond the paper; 0 = off)."""
     normalize_advantage: bool = True
     """Standardise TD errors per batch (beyond the paper)."""
-    state: Literal["paper", "extended"] = "extended"
+    state: Literal["paper", "extended", "edge"] = "extended"
     """The agent's input: paper = [l, c, b_hat, tau, o]; extended adds the device backlog and the bytes left of
     the transmission in progress (beyond the paper: the paper's state cannot tell a busy device from an idle one)."""
     episodes: int = 500

@@ -73,9 +73,9 @@ class Job:
     """On the link or sent, its result not yet back (counted in :attr:`ObservedState.edge_frames`)."""
 
 
-STATE_SIZES = {"paper": 5, "extended": 9}
-"""Length of each state vector a learner sees (``agent.state``): :meth:`ObservedState.vector` or
-:meth:`ObservedState.extended_vector`."""
+STATE_SIZES = {"paper": 5, "extended": 7, "edge": 9}
+"""Length of each state vector an A2C learner can see (``agent.state``): :meth:`ObservedState.vector`,
+:meth:`ObservedState.extended_vector` or :meth:`ObservedState.edge_vector`."""
 
 
 class ObservedState(NamedTuple):
@@ -119,15 +119,20 @@ class ObservedState(NamedTuple):
 
     def extended_vector(self) -> tuple[float, ...]:
         """The paper's state plus what it leaves out, the work *in service*: ``device_backlog`` (s, includes
-        the rest of the frame being computed), ``inflight_bytes`` (MB left of the transmission in progress),
-        and the work sent or being sent and not answered, ``edge_frames`` and ``edge_work`` (s). Without them
-        a busy device and an idle one look alike when nothing waits, and so do an idle edge and one whose
-        queue holds seconds of this device's frames."""
-        return (*self.vector(), self.device_backlog, self.inflight_bytes / MB, float(self.edge_frames),
-                self.edge_work)
+        the rest of the frame being computed) and ``inflight_bytes`` (MB left of the transmission in
+        progress). Without them a busy device and an idle one look alike when nothing waits."""
+        return (*self.vector(), self.device_backlog, self.inflight_bytes / MB)
+
+    def edge_vector(self) -> tuple[float, ...]:
+        """The extended state plus the work sent or being sent and not answered, ``edge_frames`` and
+        ``edge_work`` (s): without them an idle edge and one whose queue holds seconds of this device's frames
+        look alike."""
+        return (*self.extended_vector(), float(self.edge_frames), self.edge_work)
 
     def features(self, kind: str) -> tuple[float, ...]:
-        """The vector of :data:`STATE_SIZES` kind ``paper`` or ``extended``."""
+        """The vector of :data:`STATE_SIZES` kind ``paper``, ``extended`` or ``edge``."""
+        if kind == "edge":
+            return self.edge_vector()
         return self.extended_vector() if kind == "extended" else self.vector()
 
 

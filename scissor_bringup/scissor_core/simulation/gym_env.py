@@ -30,7 +30,7 @@ from scissor_core.config import ScissorConfig
 from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.outcome import FrameOutcome
 from scissor_core.runtime.policy import Policy
-from scissor_core.runtime.queues import STATE_SIZES, ObservedState
+from scissor_core.runtime.queues import ObservedState
 from scissor_core.runtime.traces import Trace
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
@@ -76,13 +76,13 @@ class ScissorEnv(gym.Env):
             self.sim = Simulator.from_config(config, _ExternalPolicy(self.costs), trace)
         self.episode_frames = episode_frames or config.agent.episode_frames
         self.action_space = gym.spaces.Discrete(len(self.costs.splits))
-        self.state_kind = config.agent.state  # the A2C's state: the learners see the same
-        self.observation_space = gym.spaces.Box(0.0, np.inf, shape=(STATE_SIZES[self.state_kind],), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(0.0, np.inf, shape=(5,), dtype=np.float32)
         self._steps = None
         self._paid = 0
 
-    def _observation(self, state: ObservedState) -> np.ndarray:
-        return np.asarray(state.features(self.state_kind), dtype=np.float32)
+    @staticmethod
+    def _observation(state: ObservedState) -> np.ndarray:
+        return np.asarray(state.vector(), dtype=np.float32)
 
     def _new_rewards(self) -> float:
         outcomes: list[FrameOutcome] = self.sim.outcomes
@@ -107,6 +107,5 @@ class ScissorEnv(gym.Env):
             state = self._steps.send(self.costs.splits[int(action)])
         except StopIteration:
             self._steps = None
-            return (np.zeros(self.observation_space.shape, np.float32), self._new_rewards(), False, True,
-                    {"outcomes": len(self.sim.outcomes)})
+            return np.zeros(5, np.float32), self._new_rewards(), False, True, {"outcomes": len(self.sim.outcomes)}
         return self._observation(state), self._new_rewards(), False, False, {"seq": state.seq}

@@ -20,7 +20,7 @@ import numpy as np
 from scissor_core.config import ScissorConfig
 from scissor_core.runtime.costs import ModelProfile, SplitCosts
 from scissor_core.runtime.policy import Policy
-from scissor_core.runtime.queues import STATE_SIZES, ObservedState
+from scissor_core.runtime.queues import ObservedState
 from scissor_core.simulation.train import TrainRun
 
 PPO_PREFIX = "ppo:"
@@ -37,16 +37,10 @@ class PPOPolicy(Policy):
         if model.action_space.n != len(costs.splits):
             raise ValueError(f"the PPO policy has {model.action_space.n} actions, the profile "
                              f"{len(costs.splits)} candidate splits")
-        kinds = {size: kind for kind, size in STATE_SIZES.items()}
-        inputs = model.observation_space.shape[0]
-        if inputs not in kinds:
-            raise ValueError(f"the PPO policy observes {inputs} inputs; this version's states have "
-                             f"{' or '.join(map(str, kinds))} (train it again: `scissor train --learner ppo`)")
-        self.model, self.state_kind = model, kinds[inputs]
+        self.model = model
 
     def decide(self, state: ObservedState) -> str:
-        action, _ = self.model.predict(np.asarray(state.features(self.state_kind), dtype=np.float32),
-                                       deterministic=True)
+        action, _ = self.model.predict(np.asarray(state.vector(), dtype=np.float32), deterministic=True)
         return self.costs.splits[int(action)]
 
     def save(self, path: str | Path) -> Path:
