@@ -10,6 +10,7 @@ import yaml
 
 from scissor_core.config import DEFAULT_CONFIG, ConfigError, ScissorConfig, load_config
 from scissor_core.models.registry import MODEL_NAMES, VisionModel, load_model
+from scissor_core.policies import POLICY_NAMES
 
 log = logging.getLogger("scissor")
 
@@ -103,9 +104,8 @@ def add_simulation_options(p: argparse.ArgumentParser, frames: int | None, polic
     p.add_argument("--profile", type=Path, required=True,
                    help="profile JSON written by `scissor profile MODEL` (its model names the run)")
     p.add_argument("--policy", default=policy,
-                   help=f"policy name, comma-separated names, or 'all' (default {policy}): device-only, "
-                        "edge-only, edge-only-jpeg, semi-fixed, greedy, load-aware, dads, ddp, myopic-oracle, "
-                        "fixed:SPLIT")
+                   help=f"policy name, comma-separated names, or 'all' (default {policy}): "
+                        f"{', '.join(POLICY_NAMES)}, fixed:SPLIT")
     p.add_argument("--frames", type=int, default=frames,
                    help=f"frames per run (default {frames if frames else 'sim.frames of the config'})")
     p.add_argument("--trace", help="bandwidth trace spec (default link.trace): const:5MB, steps:10x5MB,10x1MB, "
