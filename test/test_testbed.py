@@ -40,14 +40,16 @@ def run_nodes(config_file, nodes, duration, overrides=None, stop_when=None):
 def assert_one_outcome_per_frame_read(outcomes, output):
     seqs = [o.seq for o in outcomes]
     assert len(seqs) == len(set(seqs)), "a frame has two outcomes"
-    # The device reads from some frame on (once edge and agent are up); from then on every frame the
-    # camera published on loopback was read, and each has exactly one outcome.
-    assert sorted(seqs) == list(range(min(seqs), max(seqs) + 1))
+    # The camera waits for the device's subscription (camera.wait_for_subscribers 1: a loaded machine started the
+    # nodes slower than 30 frames last, and no frame was read), which comes once edge and agent are up; every frame
+    # the camera published on loopback was read, and each has exactly one outcome.
+    assert seqs and sorted(seqs) == list(range(min(seqs), max(seqs) + 1))
     assert f"device_node: read {len(seqs)} frames, recorded {len(seqs)} outcomes" in output
 
 
 def test_every_split_through_the_testbed_equals_the_local_result(tmp_path, domain):
-    config_file = write_config(tmp_path, camera={"max_frames": 60}, agent={"policy": "round-robin"})
+    config_file = write_config(tmp_path, camera={"max_frames": 60, "wait_for_subscribers": 1},
+                               agent={"policy": "round-robin"})
     model = load_model(load_config(config_file))
     results: dict[int, InferenceResult] = {}
     with graph_node("testbed_results", domain) as t:
@@ -89,7 +91,7 @@ def test_every_split_through_the_testbed_equals_the_local_result(tmp_path, domai
 
 
 def test_a_silent_agent_times_out_and_the_fallback_decision_is_recorded(tmp_path, domain):
-    config_file = write_config(tmp_path, camera={"max_frames": 80},
+    config_file = write_config(tmp_path, camera={"max_frames": 80, "wait_for_subscribers": 1},
                                device={"decision_deadline": 0.05, "fallback_policy": "fixed:conv4"})
     log = tmp_path / "outcomes.csv"
     with graph_node("silent_agent", domain) as t:  # an agent on the graph that never answers
@@ -133,7 +135,7 @@ def test_sigterm_to_the_device_leaves_a_complete_outcome_log(tmp_path, domain):
 def test_the_agent_learns_online_and_saves_checkpoints(tmp_path, domain):
     checkpoint = tmp_path / "online.pt"
     # The shipped policy updates every 20 transitions (its file's settings): checkpoint after 30 outcomes.
-    config_file = write_config(tmp_path, camera={"max_frames": 50},
+    config_file = write_config(tmp_path, camera={"max_frames": 50, "wait_for_subscribers": 1},
                                agent={"policy": "a2c", "learn_online": True, "checkpoint_every": 30,
                                       "checkpoint_file": str(checkpoint)})
     saved = "saved the online policy after 30 outcomes"
@@ -225,7 +227,8 @@ def test_the_codec_chosen_with_the_split_runs_live(tmp_path, domain):
         ("conv2", "int8-per_tensor+zstd", 20_000, 3.0, 0.96), ("conv2", "fp16", 90_000, 1.0, 0.999),
         ("conv5", "raw+lz4", 9_000, 1.0, 1.0), ("conv5", "int8-per_channel", 3_000, 0.5, 0.5)]]
     table = write_codec_csv(rows, tmp_path / "alexnet-codecs.csv")
-    config_file = write_config(tmp_path, camera={"max_frames": 30}, agent={"policy": "round-robin"},
+    config_file = write_config(tmp_path, camera={"max_frames": 30, "wait_for_subscribers": 1},
+                               agent={"policy": "round-robin"},
                                codec={"min_map": 0.95, "table": str(table)})
     options = SplitCosts.for_config(ModelProfile.load(default_profile_path(load_config(config_file), "alexnet")),
                                     load_config(config_file).codec).splits
