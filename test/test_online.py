@@ -69,9 +69,9 @@ def test_learn_online_with_a_baseline_policy_is_refused_before_any_node_starts(t
 
 
 def test_the_testbed_learns_online_and_draws_its_reward_curve(tmp_path, domain):  # noqa: F811
-    # The device reads from some frame on (once edge and agent listen): the camera has frames to spare and
-    # the run stops after ~40 outcomes.
-    config_file = write_config(tmp_path, camera={"max_frames": 80})
+    # The camera waits for the device, which reads once edge and agent listen (a loaded machine may start the
+    # nodes slower than the frames last); the run stops after ~40 outcomes.
+    config_file = write_config(tmp_path, camera={"max_frames": 80, "wait_for_subscribers": 1})
     checkpoint = tmp_path / "agent" / "online.pt"
     run = run_testbed_online(config_file, 80, tmp_path / "run", checkpoint=checkpoint, checkpoint_every=10,
                              stop_after_outcomes=40, grace=20)
