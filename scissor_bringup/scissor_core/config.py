@@ -301,7 +301,9 @@ class AgentConfig:
     """Standardise TD errors per batch (beyond the paper)."""
     state: Literal["paper", "extended", "edge"] = "extended"
     """The agent's input: paper = [l, c, b_hat, tau, o]; extended adds the device backlog and the bytes left of
-    the transmission in progress (beyond the paper: the paper's state cannot tell a busy device from an idle one)."""
+    the transmission in progress (beyond the paper: the paper's state cannot tell a busy device from an idle one);
+    edge adds the frames on the link or at the edge without a result and their edge work (not the default: the
+    A2C did no better with them, and worse with bursts; README, *Scenarios where splitting matters*)."""
     episodes: int = 500
     """Maximum training episodes."""
     episode_frames: int = 1000

@@ -73,7 +73,7 @@ def _mlp(inputs: int, outputs: int, hidden: int, layers: int) -> nn.Sequential:
 
 MIN_STATE_SCALE = np.array([1.0, 1.0, 0.1, 0.01, 0.01, 0.01, 0.01, 1.0, 0.01])
 """Smallest standard deviation the normaliser uses per state feature, in the state's own units
-(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB, 1 frame, 10 ms): a feature that
+(1 frame, 1 feature map, 0.1 MB/s, 10 ms, 0.01 MB; extended: 10 ms, 0.01 MB; edge: 1 frame, 10 ms): a feature that
 never varied in training (a constant-rate link's b_hat) must not be divided by ~0 when it does vary at
 serving time."""
 STATE_CLIP = 10.0
@@ -233,7 +233,7 @@ class A2CPolicy(Policy):
         return h
 
     def features(self, state: ObservedState) -> np.ndarray:
-        """The un-normalised input vector for ``state`` (``agent.state``: the paper's 5 values or extended)."""
+        """The un-normalised input vector for ``state`` (``agent.state``: the paper's 5 values, extended or edge)."""
         vector = state.features(self.settings.state)
         return np.asarray(vector, dtype=np.float64)
 
