@@ -92,10 +92,11 @@ class RecordedTopic:
 
 
 OUTCOMES = "scissor/frame_outcome"
+DECISIONS = "scissor/split_decision"
 RECORDED: tuple[RecordedTopic, ...] = (
     RecordedTopic("camera/image_raw", Image, "sensor_msgs/msg/Image"),
     RecordedTopic("scissor/queue_state", QueueState, "scissor_msgs/msg/QueueState"),
-    RecordedTopic("scissor/split_decision", SplitDecision, "scissor_msgs/msg/SplitDecision"),
+    RecordedTopic(DECISIONS, SplitDecision, "scissor_msgs/msg/SplitDecision"),
     RecordedTopic("scissor/features", FeatureMap, cdr.FEATURE_MAP, FEATURES_METADATA),
     RecordedTopic("scissor/feature_receipt", FeatureReceipt, "scissor_msgs/msg/FeatureReceipt"),
     RecordedTopic("scissor/result", InferenceResult, "scissor_msgs/msg/InferenceResult"),

@@ -21,6 +21,7 @@ import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from scissor_bringup.launcher import Launcher
 from scissor_bringup.netns import Impairment, Outages, first_frame_in
@@ -146,7 +147,8 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     if record is not None and side == "edge":
         raise ValueError("--record needs the robot side: the recorder counts on the camera and the device")
     if record is not None:
-        from scissor_bringup.recorder import RECORDED, Recorder, bag_counts, check_new_bag  # rclpy: only when recording
+        from scissor_bringup.recorder import (DECISIONS, RECORDED, Recorder, bag_counts,  # rclpy: only when recording
+                                              check_new_bag)
 
         record = record.resolve()
         check_new_bag(record, storage)
@@ -166,18 +168,24 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
         overrides["camera_node"] = {"camera.max_frames": max_frames}
     for node, params in (extra or {}).items():
         overrides.setdefault(node, {}).update(params)
+    base = load_config(config_file)
+
+    def configured(node: str, dotted: str) -> Any:
+        """What ``node`` runs with for ``section.key``: this run's override, else the config file's value."""
+        section, _, key = dotted.partition(".")
+        return overrides.get(node, {}).get(dotted, getattr(getattr(base, section), key))
+
     if record is not None:
         # The recorder is one more camera subscriber: the camera also waits for it (from 0: for it alone,
         # which is on the graph before the camera starts), so the bag has every frame the camera published.
-        camera = overrides.setdefault("camera_node", {})
-        waits = camera.get("camera.wait_for_subscribers", load_config(config_file).camera.wait_for_subscribers)
-        camera["camera.wait_for_subscribers"] = int(waits) + 1
+        waits = configured("camera_node", "camera.wait_for_subscribers")
+        overrides.setdefault("camera_node", {})["camera.wait_for_subscribers"] = int(waits) + 1
     two_hosts = None
     if netns:
         from scissor_bringup.netns import NetnsTestbed
 
-        trace = overrides.get("device_node", {}).get("link.trace", load_config(config_file).link.trace)
-        two_hosts = NetnsTestbed(parse_trace(trace), impairment, outages,  # trace and outages from the first frame
+        trace = parse_trace(configured("device_node", "link.trace"))
+        two_hosts = NetnsTestbed(trace, impairment, outages,  # trace and outages from the first frame
                                  first_frame=first_frame_in(OutcomeTail(log_path)))
         two_hosts.adapt(overrides, namespace)
     nodes = SIDES[side]
@@ -192,10 +200,9 @@ def run_testbed(config_file: str | Path, duration: float, output: Path, *, names
     if record is not None:
         # Every topic this run publishes is heard before the camera's first frame leaves (no time limit: on a
         # loaded machine the nodes took more than CAMERA_AFTER to start, and frame 0's QueueState was lost).
-        use_agent = overrides.get("device_node", {}).get("device.use_agent",
-                                                          load_config(config_file).device.use_agent)
+        use_agent = configured("device_node", "device.use_agent")
         recorder = Recorder(record, storage, namespace, awaited=frozenset(
-            r.topic for r in RECORDED if use_agent or r.topic != "scissor/split_decision"))
+            r.topic for r in RECORDED if use_agent or r.topic != DECISIONS))
 
     def enough_outcomes() -> bool:  # the header line, then one line per outcome
         # When recording, also once the bag holds them: the device publishes each outcome just after it logs
