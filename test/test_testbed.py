@@ -247,3 +247,22 @@ def test_the_codec_chosen_with_the_split_runs_live(tmp_path, domain):
     # the real encoded sizes differ by codec (the table's bytes are only estimates)
     assert by_pair[("0", "jpeg-q80")] < by_pair[("0", "raw")] / 10
     assert by_pair[("conv2", "int8-per_tensor+zstd")] < by_pair[("conv2", "fp16")]
+
+
+def test_a_bounded_testbed_run_ends_when_every_frame_has_its_outcome(tmp_path, domain, capsys):
+    """``scissor testbed --max-frames N`` stops once the N outcomes are in, not at ``--duration``: the camera
+    waits for the device (no frame is published unread), and the run ends long before its 900 s. (The bound
+    below is 10x what the run takes on a loaded machine: it fails only if the run waited for --duration.)"""
+    from scissor_cli.main import main
+
+    config_file = write_config(tmp_path, agent={"policy": "edge-window"})
+    start = time.monotonic()
+    code = main(["testbed", "--config", config_file, "--max-frames", "8", "--duration", "900",
+                 "--output", str(tmp_path / "run")])
+    elapsed = time.monotonic() - start
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    assert elapsed < 450, f"the run took {elapsed:.0f} s: it waited for --duration"
+    outcomes = read_csv(tmp_path / "run" / "outcomes.csv")
+    assert sorted(o.seq for o in outcomes) == list(range(8)), out[-3000:]
+    assert "frames read by the device: 8; outcomes recorded: 8" in out

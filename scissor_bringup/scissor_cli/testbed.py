@@ -13,7 +13,7 @@ from scissor_core.config import ConfigError
 def cmd_testbed(args: argparse.Namespace) -> int:
     from scissor_bringup.testbed_run import run_testbed, run_testbed_online
 
-    config_of(args)  # refuse a bad config here, before any node starts
+    config = config_of(args)  # refuse a bad config here, before any node starts
     if args.learn_online or args.checkpoint:  # the same run, with the agent learning online from the shipped policy
         if args.policy not in (None, "a2c"):
             raise ConfigError(f"--learn-online needs the a2c policy, not --policy {args.policy}")
@@ -23,9 +23,15 @@ def cmd_testbed(args: argparse.Namespace) -> int:
         runner = run_testbed
     if args.side == "both":
         keep_discovery_local()  # one side alone must meet the other over the network (the user's discovery settings)
+    frames = args.max_frames or config.camera.max_frames
+    bounded = bool(frames) and args.side != "edge"
+    # A bounded run ends once every frame has its outcome, not at --duration; the camera waits for the device so
+    # that no frame is published before the device reads (one lost frame would keep the run to --duration).
+    extra = {"camera_node": {"camera.wait_for_subscribers": max(1, config.camera.wait_for_subscribers)}} \
+        if bounded else None
     run = runner(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
                  max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns,
-                 side=args.side)
+                 side=args.side, extra=extra, stop_after_outcomes=frames if bounded else 0)
     print(run.summary)
     print(f"\nwrote {run.output}/outcomes.csv, summary.md and delay.png"
           + (f"; rosbag2 of the run: {run.bag} ({sum(n for _, n in run.bag_topics.values())} messages)"
@@ -120,13 +126,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("testbed", help="run the live ROS 2 testbed for a bounded time and summarise it",
                        description="Start camera, device, edge, agent and annotator nodes (the description launch/"
                                    "testbed.launch.py uses) as processes over DDS, stop them after --duration "
-                                   "seconds or Ctrl-C, then print the summary (frames, completed, drops by "
-                                   "reason, delays, bytes/frame, system cost, per split, node memory) and write "
-                                   "outcomes.csv, summary.md and delay.png.")
+                                   "seconds, Ctrl-C or the outcome of the last of --max-frames frames, then "
+                                   "print the summary (frames, completed, drops by reason, delays, bytes/frame, "
+                                   "system cost, per split, node memory) and write outcomes.csv, summary.md and "
+                                   "delay.png.")
     add_config_options(p, "YAML configuration of every node", overridable=False)
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--policy", help="policy the agent serves (default agent.policy: a2c)")
-    p.add_argument("--max-frames", type=int, default=0, help="camera frames to publish (default: no limit)")
+    p.add_argument("--max-frames", type=int, default=0,
+                   help="camera frames to publish (default: camera.max_frames, 0 = no limit); the run ends once each "
+                        "has its outcome, or at --duration")
     p.add_argument("--namespace", default="", help="namespace of every topic (several testbeds on one network)")
     p.add_argument("--output", type=Path, default=Path("results/testbed"), help="output folder")
     p.add_argument("--learn-online", action="store_true",
