@@ -251,18 +251,19 @@ def test_the_codec_chosen_with_the_split_runs_live(tmp_path, domain):
 
 def test_a_bounded_testbed_run_ends_when_every_frame_has_its_outcome(tmp_path, domain, capsys):
     """``scissor testbed --max-frames N`` stops once the N outcomes are in, not at ``--duration``: the camera
-    waits for the device (no frame is published unread), and the run ends long before its 900 s. (The bound
-    below is 10x what the run takes on a loaded machine: it fails only if the run waited for --duration.)"""
+    waits for the device and publishes reliably (no frame is lost: best effort lost them all on Jazzy), and the
+    run ends long before its 400 s. (The bound below is 5x what the run takes on a loaded machine: it fails only
+    if the run waited for --duration.)"""
     from scissor_cli.main import main
 
     config_file = write_config(tmp_path, agent={"policy": "edge-window"})
     start = time.monotonic()
-    code = main(["testbed", "--config", config_file, "--max-frames", "8", "--duration", "900",
+    code = main(["testbed", "--config", config_file, "--max-frames", "8", "--duration", "400",
                  "--output", str(tmp_path / "run")])
     elapsed = time.monotonic() - start
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
-    assert elapsed < 450, f"the run took {elapsed:.0f} s: it waited for --duration"
+    assert elapsed < 300, f"the run took {elapsed:.0f} s: it waited for --duration"
     outcomes = read_csv(tmp_path / "run" / "outcomes.csv")
     assert sorted(o.seq for o in outcomes) == list(range(8)), out[-3000:]
     assert "frames read by the device: 8; outcomes recorded: 8" in out

@@ -11,6 +11,7 @@ from scissor_core.config import ConfigError
 
 
 def cmd_testbed(args: argparse.Namespace) -> int:
+    from scissor_bringup.testbed import reliable_camera
     from scissor_bringup.testbed_run import run_testbed, run_testbed_online
 
     config = config_of(args)  # refuse a bad config here, before any node starts
@@ -25,10 +26,11 @@ def cmd_testbed(args: argparse.Namespace) -> int:
         keep_discovery_local()  # one side alone must meet the other over the network (the user's discovery settings)
     frames = args.max_frames or config.camera.max_frames
     bounded = bool(frames) and args.side != "edge"
-    # A bounded run ends once every frame has its outcome, not at --duration; the camera waits for the device so
-    # that no frame is published before the device reads (one lost frame would keep the run to --duration).
-    extra = {"camera_node": {"camera.wait_for_subscribers": max(1, config.camera.wait_for_subscribers)}} \
-        if bounded else None
+    # A bounded run ends once every frame has its outcome, not at --duration. So that every frame reaches the
+    # device (one lost frame would keep the run to --duration), the camera waits for the device and publishes
+    # reliably: best effort lost every frame of a loopback run on Jazzy (large images over shared memory).
+    extra = reliable_camera(args.namespace, {"camera_node": {
+        "camera.wait_for_subscribers": max(1, config.camera.wait_for_subscribers)}}) if bounded else None
     run = runner(args.config, args.duration, args.output, namespace=args.namespace, policy=args.policy,
                  max_frames=args.max_frames, record=args.record, storage=args.storage, netns=args.netns,
                  side=args.side, extra=extra, stop_after_outcomes=frames if bounded else 0)
