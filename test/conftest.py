@@ -16,6 +16,8 @@ from scissor_core.runtime.records import FeaturePayload
 from scissor_core.sources.scene import TrafficScene
 from scissor_ros.shm import clean_zombie_shm
 
+pytest_plugins = ["strict_skips"]
+
 CAMERA_SEED = 5
 """Seed of the synthetic scene the testbed tests' camera shows."""
 PATIENCE = 120.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 from scissor_core.analysis.metrics import RunMetrics, format_table, per_split, percentile
@@ -83,7 +84,6 @@ def test_metric_formulas_on_hand_made_outcomes():
 
 
 def test_percentile_matches_numpy_linear():
-    np = pytest.importorskip("numpy")
     values = sorted([0.3, 5.0, 1.0, 2.5, 2.5, 9.0, 0.0])
     for q in (0, 10, 50, 95, 99, 100):
         assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))

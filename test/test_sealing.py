@@ -6,6 +6,7 @@ import dataclasses
 import os
 import stat
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,7 +41,6 @@ def test_round_trip_of_bytes_like_payloads():
 
 
 def test_numpy_views_round_trip():
-    np = pytest.importorskip("numpy")
     blob = sealed(np.arange(1000, dtype=np.float32))
     assert opener_open(np.frombuffer(bytes(blob), np.uint8)) == np.arange(1000, dtype=np.float32).tobytes()
 

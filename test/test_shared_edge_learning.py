@@ -20,7 +20,7 @@ from scissor_core.simulation.gym_env import ScissorEnv
 from scissor_core.simulation.ppo import train_ppo
 from scissor_core.simulation.shared_edge import SharedEdgeSimulator
 from scissor_core.simulation.simulator import Simulator
-from scissor_core.simulation.train import train_seed
+from scissor_core.simulation.train import episodes, train_seed
 
 PROFILE = toy_profile("resnet18")
 
@@ -86,7 +86,13 @@ def test_a2c_trains_at_a_shared_edge_on_every_devices_frames():
     config = shared_config(2)
     run = train_seed(config, PROFILE, seed=0, progress=False)
     policy = run.policy
-    assert 1 <= len(run.rewards) <= 4 and all(r <= 0 for r in run.rewards)
+    # early stopping (window 2, patience 2) cannot end 4 episodes sooner; a frame costs at most F
+    assert len(run.rewards) == 4 and all(-config.reward.drop_penalty <= r < 0 for r in run.rewards)
+    # the first episode's reward is the mean over both devices' frames: replayed by a fresh learner of seed 0
+    fresh = A2CPolicy(SplitCosts.for_config(PROFILE, config.codec), config.agent, seed=0)
+    first = episodes(config, fresh)(config.agent.episode_frames, config.sim.seed)
+    assert sorted(o.seq for o in first) == sorted(2 * list(range(config.agent.episode_frames)))  # both devices
+    assert run.rewards[0] == sum(o.reward for o in first) / len(first)
     # both devices' transitions fed the learner: about 2 x 100 per episode, each device's last frame excepted
     assert policy._completed >= len(run.rewards) * 2 * (100 - 10)
     assert policy.updates == policy._completed // config.agent.update_every
